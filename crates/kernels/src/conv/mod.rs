@@ -1,0 +1,187 @@
+//! Convolution: the plan (algorithm choice, scratch size) and the paths it runs.
+//!
+//! A call flows descriptor → [`Conv2dPlan::new`] (validates options, picks the algorithm and
+//! SIMD level, derives the scratch length from that same choice) → [`Conv2dPlan::run`] or, for
+//! threads, [`Conv2dPlan::run_piece`] on [`OutputPiece`]s → the path's micro-kernels → the fused
+//! bias + activation epilogue.
+
+mod reference_path;
+
+use crate::epilogue::Activation;
+use crate::error::{check_len, check_min_len, Error};
+use crate::simd::{self, Level};
+use crate::split::{OutputPiece, UnitGeometry};
+use crate::Conv2d;
+
+/// A convolution algorithm. `Auto` lets the selector choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// The selector's choice for the descriptor and SIMD level.
+    #[default]
+    Auto,
+    /// The plain-loop reference (slow; the oracle).
+    Reference,
+}
+
+impl Algorithm {
+    /// Every algorithm name the CLI accepts, `auto` first.
+    pub const ALL: &'static [Algorithm] = &[Algorithm::Auto, Algorithm::Reference];
+
+    /// Short name, as printed in benchmarks and accepted by [`Algorithm::from_name`].
+    pub const fn name(self) -> &'static str {
+        match self {
+            Algorithm::Auto => "auto",
+            Algorithm::Reference => "reference",
+        }
+    }
+
+    /// Parses a name printed by [`Algorithm::name`].
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.iter().copied().find(|a| a.name() == name)
+    }
+}
+
+impl core::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a plan is asked for beyond the descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct ConvOptions {
+    /// Algorithm to use (default: the selector's choice).
+    pub algorithm: Algorithm,
+    /// SIMD level (default: [`simd::active`]). Must be supported by this CPU.
+    pub level: Option<Level>,
+    /// Activation fused after the bias.
+    pub activation: Activation,
+}
+
+/// A prepared convolution: descriptor, chosen algorithm and level, and the scratch it needs.
+///
+/// ```
+/// use convkit_kernels::{Conv2d, Conv2dPlan, ConvOptions, Padding};
+/// let desc = Conv2d::builder().channels(2, 1).input_size(3, 3).kernel_size(2, 2).build()?;
+/// let plan = Conv2dPlan::new(&desc, ConvOptions::default())?;
+/// let input: Vec<f32> = (0..9).map(|x| x as f32).chain((1..10).map(|x| x as f32)).collect();
+/// let weights = [0.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 4.0];
+/// let mut output = [0.0f32; 4];
+/// let mut scratch = vec![0.0f32; plan.scratch_len()];
+/// plan.run(&input, &weights, None, &mut output, &mut scratch)?;
+/// assert_eq!(output, [56.0, 72.0, 104.0, 120.0]);
+/// # Ok::<(), convkit_kernels::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conv2dPlan {
+    desc: Conv2d,
+    algorithm: Algorithm,
+    level: Level,
+    activation: Activation,
+    geometry: UnitGeometry,
+    scratch_len: usize,
+}
+
+impl Conv2dPlan {
+    /// Validates the options and makes every decision the call needs.
+    pub fn new(desc: &Conv2d, options: ConvOptions) -> Result<Conv2dPlan, Error> {
+        let activation = options.activation.validate()?;
+        let level = options.level.unwrap_or_else(simd::active).require()?;
+        let algorithm = match options.algorithm {
+            Algorithm::Auto => select(desc, level),
+            a => a,
+        };
+        // One match decides both the work split and the scratch: they cannot drift apart.
+        let (rows_per_unit, scratch_len) = match algorithm {
+            Algorithm::Auto | Algorithm::Reference => (1, 0),
+        };
+        Ok(Conv2dPlan {
+            desc: *desc,
+            algorithm,
+            level,
+            activation,
+            geometry: UnitGeometry {
+                batch: desc.batch(),
+                channels: desc.out_channels(),
+                rows: desc.output_height(),
+                cols: desc.output_width(),
+                rows_per_unit,
+            },
+            scratch_len,
+        })
+    }
+
+    /// The descriptor.
+    pub fn descriptor(&self) -> &Conv2d {
+        &self.desc
+    }
+    /// The algorithm that will run (never `Auto`).
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+    /// The SIMD level that will run.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+    /// The fused activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+    /// Scratch `f32`s one call (or one piece) needs.
+    pub fn scratch_len(&self) -> usize {
+        self.scratch_len
+    }
+    /// How the output splits into work units for threads.
+    pub fn unit_geometry(&self) -> UnitGeometry {
+        self.geometry
+    }
+
+    /// Runs the whole convolution: `output = act(conv(input, weights) + bias)`.
+    pub fn run(
+        &self,
+        input: &[f32],
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        check_len("output", self.desc.output_len(), output.len())?;
+        let piece = OutputPiece::whole(output, self.geometry)?;
+        self.run_piece(piece, input, weights, bias, scratch)
+    }
+
+    /// Runs the work units of one piece of the output (see [`crate::split`]). Gives the same
+    /// bits for those elements as [`Conv2dPlan::run`].
+    pub fn run_piece(
+        &self,
+        mut piece: OutputPiece<'_>,
+        input: &[f32],
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        if piece.geometry() != self.geometry {
+            return Err(Error::InvalidParameter {
+                what: "output piece was cut for another plan",
+            });
+        }
+        check_len("input", self.desc.input_len(), input.len())?;
+        check_len("weights", self.desc.weights_len(), weights.len())?;
+        if let Some(b) = bias {
+            check_len("bias", self.desc.bias_len(), b.len())?;
+        }
+        check_min_len("scratch", self.scratch_len, scratch.len())?;
+        match self.algorithm {
+            Algorithm::Auto | Algorithm::Reference => {
+                reference_path::run(self, &mut piece, input, weights, bias)
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The algorithm selector. Rules and the measurements behind them: `docs/algorithms.md`.
+fn select(_desc: &Conv2d, _level: Level) -> Algorithm {
+    Algorithm::Reference
+}

@@ -1,0 +1,118 @@
+//! Every [`F32Vector`] method at every supported level against scalar arithmetic.
+
+use super::*;
+
+/// Runs all vector operations on lanes of `a` and `b` and writes the results.
+struct Exercise<'a> {
+    a: &'a [f32; 64],
+    b: &'a [f32; 64],
+    out: &'a mut [[f32; 64]; 12],
+    partial: usize,
+}
+
+impl SimdKernel for Exercise<'_> {
+    type Output = usize;
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) -> usize {
+        // SAFETY: every pointer covers 64 floats, LANES <= 64, partial < LANES.
+        unsafe {
+            assert_eq!(V::LEVEL.lanes(), V::LANES);
+            let (a, b) = (V::load(self.a.as_ptr()), V::load(self.b.as_ptr()));
+            let o = self.out;
+            a.add(b).store(o[0].as_mut_ptr());
+            a.sub(b).store(o[1].as_mut_ptr());
+            a.mul(b).store(o[2].as_mut_ptr());
+            a.div(b).store(o[3].as_mut_ptr());
+            a.mul_add(b, a).store(o[4].as_mut_ptr());
+            a.max(b).store(o[5].as_mut_ptr());
+            a.min(b).store(o[6].as_mut_ptr());
+            a.round().store(o[7].as_mut_ptr());
+            V::splat(3.0).pow2i().store(o[8].as_mut_ptr());
+            o[9][0] = a.reduce_sum();
+            o[9][1] = a.reduce_max();
+            V::load_partial(self.a.as_ptr(), self.partial).store(o[10].as_mut_ptr());
+            V::splat(7.0).store_partial(o[11].as_mut_ptr(), self.partial);
+            V::zero().store(o[11].as_mut_ptr().add(32));
+        }
+        V::LANES
+    }
+}
+
+#[test]
+fn every_method_at_every_level() {
+    let a: [f32; 64] = core::array::from_fn(|i| i as f32 * 0.75 - 11.3);
+    let b: [f32; 64] = core::array::from_fn(|i| 5.0 - i as f32 * 0.5 + 0.125);
+    for level in supported_levels() {
+        for partial in 0..level.lanes() {
+            let mut out = [[-1.0f32; 64]; 12];
+            let lanes = dispatch(
+                level,
+                Exercise {
+                    a: &a,
+                    b: &b,
+                    out: &mut out,
+                    partial,
+                },
+            );
+            assert_eq!(lanes, level.lanes(), "{level}");
+            for i in 0..lanes {
+                assert_eq!(out[0][i], a[i] + b[i]);
+                assert_eq!(out[1][i], a[i] - b[i]);
+                assert_eq!(out[2][i], a[i] * b[i]);
+                assert_eq!(out[3][i], a[i] / b[i]);
+                assert!((out[4][i] - (a[i] * b[i] + a[i])).abs() <= 1e-5 * a[i].abs().max(1.0));
+                assert_eq!(out[5][i], a[i].max(b[i]));
+                assert_eq!(out[6][i], a[i].min(b[i]));
+                assert_eq!(out[7][i], libm::rintf(a[i]), "{level} round {}", a[i]);
+                assert_eq!(out[8][i], 8.0);
+            }
+            let sum: f32 = a[..lanes].iter().sum();
+            assert!(
+                (out[9][0] - sum).abs() <= 1e-4 * sum.abs().max(1.0),
+                "{level}"
+            );
+            assert_eq!(out[9][1], a[lanes - 1], "{level}");
+            for i in 0..lanes {
+                let want = if i < partial { a[i] } else { 0.0 };
+                assert_eq!(out[10][i], want, "{level} load_partial {partial}");
+                let want = if i < partial { 7.0 } else { -1.0 };
+                assert_eq!(out[11][i], want, "{level} store_partial {partial}");
+            }
+            // Nothing past the vector was written.
+            assert!(out[0][lanes..].iter().all(|&x| x == -1.0));
+        }
+    }
+}
+
+#[test]
+fn exp_is_accurate_at_every_level() {
+    struct Exp<'a>(&'a mut [f32; 64]);
+    impl SimdKernel for Exp<'_> {
+        type Output = ();
+        #[inline(always)]
+        unsafe fn run<V: F32Vector>(self) {
+            let mut i = 0;
+            while i < 64 {
+                // SAFETY: i + LANES <= 64 because LANES divides 64.
+                unsafe {
+                    V::load(self.0.as_ptr().add(i))
+                        .exp()
+                        .store(self.0.as_mut_ptr().add(i))
+                };
+                i += V::LANES;
+            }
+        }
+    }
+    let xs: [f32; 64] = core::array::from_fn(|i| (i as f32 - 32.0) * 2.7 + 0.1);
+    for level in supported_levels() {
+        let mut y = xs;
+        dispatch(level, Exp(&mut y));
+        for (x, y) in xs.iter().zip(y.iter()) {
+            let want = libm::exp(*x as f64);
+            assert!(
+                ((*y as f64) - want).abs() <= 3e-7 * want,
+                "{level}: exp({x}) = {y}, want {want}"
+            );
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! AVX2 + FMA: 8 lanes in a `ymm` register.
+//!
+//! Every method body is one or a few intrinsics on register values or on pointers the
+//! trait contract makes valid, so the whole module is one audited unsafe region: the
+//! per-call `unsafe` blocks the lint would ask for would each repeat the contract at the
+//! `impl` below.
+#![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+use super::{F32Vector, Level};
+use core::arch::x86_64::*;
+
+/// A `__m256` of 8 `f32`s.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2Fma(__m256);
+
+/// Lane mask with the first `n` lanes set (`n < 8`).
+#[inline(always)]
+unsafe fn first_lanes(n: usize) -> __m256i {
+    _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(n as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    )
+}
+
+// SAFETY (every method): the trait contract guarantees AVX2 and FMA are available and enabled
+// in the calling function, and that pointers are valid for the lanes accessed.
+impl F32Vector for Avx2Fma {
+    const LANES: usize = 8;
+    const LEVEL: Level = Level::Avx2Fma;
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        Avx2Fma(_mm256_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Avx2Fma(_mm256_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Avx2Fma(unsafe { _mm256_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        unsafe { _mm256_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // vmaskmov neither reads nor faults on masked-off lanes.
+        Avx2Fma(unsafe { _mm256_maskload_ps(p, first_lanes(n)) })
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f32, n: usize) {
+        unsafe { _mm256_maskstore_ps(p, first_lanes(n), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Avx2Fma(_mm256_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Avx2Fma(_mm256_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Avx2Fma(_mm256_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Avx2Fma(_mm256_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        Avx2Fma(_mm256_fmadd_ps(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        Avx2Fma(_mm256_max_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        Avx2Fma(_mm256_min_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn round(self) -> Self {
+        Avx2Fma(_mm256_round_ps::<
+            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+        >(self.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2i(self) -> Self {
+        let n = _mm256_cvtps_epi32(self.0);
+        let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(n, _mm256_set1_epi32(127)));
+        Avx2Fma(_mm256_castsi256_ps(bits))
+    }
+    #[inline(always)]
+    unsafe fn reduce_sum(self) -> f32 {
+        let lo = _mm256_castps256_ps128(self.0);
+        let hi = _mm256_extractf128_ps::<1>(self.0);
+        let s = _mm_add_ps(lo, hi);
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
+        _mm_cvtss_f32(s)
+    }
+}

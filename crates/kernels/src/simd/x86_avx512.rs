@@ -1,0 +1,97 @@
+//! AVX-512F: 16 lanes in a `zmm` register, FMA, masked loads and stores for tails.
+//!
+//! Every method body is one or a few intrinsics on register values or on pointers the
+//! trait contract makes valid, so the whole module is one audited unsafe region: the
+//! per-call `unsafe` blocks the lint would ask for would each repeat the contract at the
+//! `impl` below.
+#![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+use super::{F32Vector, Level};
+use core::arch::x86_64::*;
+
+/// A `__m512` of 16 `f32`s.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512f(__m512);
+
+// SAFETY (every method): the trait contract guarantees AVX-512F is available and enabled in
+// the calling function, and that pointers are valid for the lanes accessed.
+impl F32Vector for Avx512f {
+    const LANES: usize = 16;
+    const LEVEL: Level = Level::Avx512f;
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        Avx512f(_mm512_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Avx512f(_mm512_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Avx512f(unsafe { _mm512_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        unsafe { _mm512_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // Masked-off lanes are neither read nor faulted on.
+        let mask = ((1u32 << n) - 1) as __mmask16;
+        Avx512f(unsafe { _mm512_maskz_loadu_ps(mask, p) })
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, p: *mut f32, n: usize) {
+        let mask = ((1u32 << n) - 1) as __mmask16;
+        unsafe { _mm512_mask_storeu_ps(p, mask, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Avx512f(_mm512_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Avx512f(_mm512_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Avx512f(_mm512_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Avx512f(_mm512_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        Avx512f(_mm512_fmadd_ps(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        Avx512f(_mm512_max_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        Avx512f(_mm512_min_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn round(self) -> Self {
+        Avx512f(_mm512_roundscale_ps::<
+            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+        >(self.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2i(self) -> Self {
+        let n = _mm512_cvtps_epi32(self.0);
+        let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(n, _mm512_set1_epi32(127)));
+        Avx512f(_mm512_castsi512_ps(bits))
+    }
+    #[inline(always)]
+    unsafe fn reduce_sum(self) -> f32 {
+        _mm512_reduce_add_ps(self.0)
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        _mm512_reduce_max_ps(self.0)
+    }
+}

@@ -1,0 +1,78 @@
+//! SSE2: 4 lanes in an `xmm` register, the x86-64 baseline (no FMA: `mul_add` rounds twice).
+//!
+//! Every method body is one or a few intrinsics on register values or on pointers the
+//! trait contract makes valid, so the whole module is one audited unsafe region: the
+//! per-call `unsafe` blocks the lint would ask for would each repeat the contract at the
+//! `impl` below.
+#![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+use super::{F32Vector, Level};
+use core::arch::x86_64::*;
+
+/// A `__m128` of 4 `f32`s.
+#[derive(Clone, Copy)]
+pub(crate) struct Sse2(__m128);
+
+// SAFETY (every method): SSE2 is in the x86-64 baseline; pointers are valid for the lanes
+// accessed by the trait contract.
+impl F32Vector for Sse2 {
+    const LANES: usize = 4;
+    const LEVEL: Level = Level::Sse2;
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        Sse2(_mm_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Sse2(_mm_setzero_ps())
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Sse2(unsafe { _mm_loadu_ps(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        unsafe { _mm_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Sse2(_mm_add_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        Sse2(_mm_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Sse2(_mm_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, b: Self) -> Self {
+        Sse2(_mm_div_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        Sse2(_mm_add_ps(_mm_mul_ps(self.0, b.0), c.0))
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        Sse2(_mm_max_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        Sse2(_mm_min_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn round(self) -> Self {
+        // cvtps rounds to nearest-even under the default MXCSR; exact for |x| < 2^31, which
+        // is all `exp` needs (|x| <= 128).
+        Sse2(_mm_cvtepi32_ps(_mm_cvtps_epi32(self.0)))
+    }
+    #[inline(always)]
+    unsafe fn pow2i(self) -> Self {
+        let n = _mm_cvtps_epi32(self.0);
+        let bits = _mm_slli_epi32::<23>(_mm_add_epi32(n, _mm_set1_epi32(127)));
+        Sse2(_mm_castsi128_ps(bits))
+    }
+}

@@ -1,0 +1,1 @@
+//! convkit-runtime: tensors, layers, threading and the command-line program.
