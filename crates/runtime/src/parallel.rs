@@ -1,0 +1,226 @@
+//! Running kernel plans on a rayon thread pool.
+//!
+//! A plan's output is cut into work units (see [`convkit_kernels::split`]); [`Threads`]
+//! halves the output recursively with `rayon::join`, one leaf per thread, each leaf with its own
+//! slice of one scratch buffer. `join` needs no heap allocation, and every unit is computed the
+//! same way in any leaf, so results are bit-identical at any thread count and a call allocates
+//! nothing once its [`Scratch`] has grown to size.
+
+use convkit_kernels::{Conv2dPlan, Error, OutputPiece, Pool2dPlan};
+
+/// A sized rayon pool (or the calling thread alone, for one thread).
+#[derive(Debug)]
+pub struct Threads {
+    pool: Option<rayon::ThreadPool>,
+    count: usize,
+}
+
+impl Threads {
+    /// A pool of `count` threads (`count >= 1`); one thread runs on the caller, no pool.
+    pub fn new(count: usize) -> Result<Threads, Error> {
+        if count == 0 {
+            return Err(Error::ZeroDimension { what: "threads" });
+        }
+        let pool = if count == 1 {
+            None
+        } else {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(count)
+                    .build()
+                    .map_err(|_| Error::InvalidParameter {
+                        what: "could not start the thread pool",
+                    })?,
+            )
+        };
+        Ok(Threads { pool, count })
+    }
+
+    /// One thread per available core.
+    pub fn all_cores() -> Threads {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Building a pool only fails if the OS refuses threads; fall back to one.
+        Threads::new(n).unwrap_or(Threads {
+            pool: None,
+            count: 1,
+        })
+    }
+
+    /// Number of threads.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Runs `f(piece, scratch)` on every leaf of `output` split over the threads, the leaves
+    /// covering disjoint unit ranges; returns the first error.
+    fn for_each_piece<F>(
+        &self,
+        whole: OutputPiece<'_>,
+        scratch: &mut [f32],
+        scratch_per_leaf: usize,
+        f: &F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(OutputPiece<'_>, &mut [f32]) -> Result<(), Error> + Sync,
+    {
+        let leaves = self.count.min(whole.len()).max(1);
+        match &self.pool {
+            Some(pool) if leaves > 1 => {
+                pool.install(|| split_run(whole, scratch, scratch_per_leaf, leaves, f))
+            }
+            _ => f(whole, &mut scratch[..scratch_per_leaf]),
+        }
+    }
+
+    /// Runs a convolution plan over the threads: `output = act(conv(input) + bias)`.
+    pub fn conv2d(
+        &self,
+        plan: &Conv2dPlan,
+        input: &[f32],
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> Result<(), Error> {
+        let per_leaf = plan.scratch_len();
+        let buf = scratch.reserve(per_leaf, self.count)?;
+        let whole = OutputPiece::whole(output, plan.unit_geometry())?;
+        self.for_each_piece(whole, buf, per_leaf, &|piece, s| {
+            plan.run_piece(piece, input, weights, bias, s)
+        })
+    }
+
+    /// Runs a pooling plan over the threads.
+    pub fn pool2d(
+        &self,
+        plan: &Pool2dPlan,
+        input: &[f32],
+        output: &mut [f32],
+    ) -> Result<(), Error> {
+        let whole = OutputPiece::whole(output, plan.unit_geometry())?;
+        self.for_each_piece(whole, &mut [], 0, &|piece, _| plan.run_piece(piece, input))
+    }
+}
+
+/// Splits `piece` into `leaves` parts of near-equal unit counts and runs them in parallel.
+fn split_run<F>(
+    piece: OutputPiece<'_>,
+    scratch: &mut [f32],
+    per_leaf: usize,
+    leaves: usize,
+    f: &F,
+) -> Result<(), Error>
+where
+    F: Fn(OutputPiece<'_>, &mut [f32]) -> Result<(), Error> + Sync,
+{
+    if leaves <= 1 {
+        return f(piece, &mut scratch[..per_leaf]);
+    }
+    let left_leaves = leaves / 2;
+    let mid = piece.len() * left_leaves / leaves;
+    let (left, right) = piece.split_at(mid);
+    let (left_scratch, right_scratch) = scratch.split_at_mut(per_leaf * left_leaves);
+    let (a, b) = rayon::join(
+        || split_run(left, left_scratch, per_leaf, left_leaves, f),
+        || split_run(right, right_scratch, per_leaf, leaves - left_leaves, f),
+    );
+    a.and(b)
+}
+
+/// Scratch memory for threaded kernel calls: one slice per thread, grown on demand and then
+/// reused, so steady-state calls do not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    buf: Vec<f32>,
+}
+
+impl Scratch {
+    /// An empty scratch buffer.
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+
+    /// Current capacity in `f32`s.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when nothing has been reserved yet.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Grows to at least `per_thread · threads` elements and returns that prefix.
+    pub fn reserve(&mut self, per_thread: usize, threads: usize) -> Result<&mut [f32], Error> {
+        let need = per_thread.checked_mul(threads).ok_or(Error::Overflow {
+            what: "scratch size",
+        })?;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0.0);
+        }
+        Ok(&mut self.buf[..need])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convkit_kernels::{Conv2d, ConvOptions, Padding};
+
+    #[test]
+    fn conv_is_bit_identical_at_any_thread_count() {
+        let desc = Conv2d::builder()
+            .batch(3)
+            .channels(4, 5)
+            .input_size(9, 7)
+            .kernel_size(3, 3)
+            .padding(Padding::uniform(1))
+            .build()
+            .unwrap();
+        let plan = Conv2dPlan::new(&desc, ConvOptions::default()).unwrap();
+        let input: Vec<f32> = (0..desc.input_len())
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect();
+        let weights: Vec<f32> = (0..desc.weights_len())
+            .map(|i| (i as f32 * 0.11).cos())
+            .collect();
+        let bias: Vec<f32> = (0..5).map(|i| i as f32 * 0.1).collect();
+        let mut want = vec![0.0; desc.output_len()];
+        Threads::new(1)
+            .unwrap()
+            .conv2d(
+                &plan,
+                &input,
+                &weights,
+                Some(&bias),
+                &mut want,
+                &mut Scratch::new(),
+            )
+            .unwrap();
+        for t in [2, 3, 4, 8] {
+            let mut got = vec![0.0; desc.output_len()];
+            Threads::new(t)
+                .unwrap()
+                .conv2d(
+                    &plan,
+                    &input,
+                    &weights,
+                    Some(&bias),
+                    &mut got,
+                    &mut Scratch::new(),
+                )
+                .unwrap();
+            assert!(
+                want.iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{t} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_threads_is_an_error() {
+        assert!(matches!(Threads::new(0), Err(Error::ZeroDimension { .. })));
+    }
+}
