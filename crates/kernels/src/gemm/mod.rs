@@ -3,15 +3,18 @@
 //! `C[M×N] = A[M×K] · B[K×N]`, where for a convolution `M` is output channels (per group),
 //! `K = (C/groups)·R·S` and `N` is output pixels. The convolution path
 //! (`conv/im2col`) packs `B` panels into caller scratch (implicit im2col straight from the
-//! image) and calls the register-tile micro-kernel of [`f32_gemm_tile`] on every
-//! `MR×NR` tile; `A` (the weights, OIHW, already `M×K` row-major) is broadcast straight from
-//! the weight slice, so no weight packing and no scratch for it.
+//! image) and a `kc`-deep block of `A` (the weights, OIHW, already `M×K` row-major) into
+//! `MR`-row panels, then calls the register-tile micro-kernel of [`f32_gemm_tile`] on every
+//! `MR×NR` tile.
 //!
 //! Tile and block sizes per SIMD level live in [`Blocking`]; the plan derives its work split
 //! and scratch length from the same values, so the two cannot disagree. Design notes and
 //! measured figures: `docs/gemm.md`.
 
 pub(crate) mod f32_gemm_tile;
+mod pack_a;
+
+pub(crate) use pack_a::pack_a;
 
 use crate::simd::Level;
 
@@ -36,9 +39,9 @@ pub struct Blocking {
 impl Blocking {
     /// The blocking used at `level`.
     ///
-    /// Zen 4 (32 KiB L1d, 1 MiB L2 per core): the `mr×kc` slice of the weights a tile
-    /// broadcasts from (8×256×4 B = 8 KiB) stays in L1 while the tile walks the packed `kc×nc`
-    /// block of `B` (256×384×4 B = 384 KiB), which stays in L2.
+    /// Zen 4 (32 KiB L1d, 1 MiB L2 per core): one packed `kc×nr` panel of `B` stays in L1
+    /// (AVX2: 256×16×4 B = 16 KiB; AVX-512: 128×48×4 B = 24 KiB) while every row tile of the
+    /// weights streams past it; the `kc×nc` block of `B` (at most 384 KiB) stays in L2.
     pub const fn for_level(level: Level) -> Blocking {
         let lanes = level.lanes();
         match level {
@@ -47,7 +50,7 @@ impl Blocking {
                 mr: 8,
                 nv: 3,
                 lanes,
-                kc: 256,
+                kc: 128,
                 nc: 384,
             },
             // 6×2 ymm = 12 accumulators + 2 B vectors + 1 broadcast of 16 registers.
@@ -63,7 +66,7 @@ impl Blocking {
                 mr: 8,
                 nv: 3,
                 lanes,
-                kc: 256,
+                kc: 512,
                 nc: 384,
             },
             // SSE2 has no FMA (a product needs a temporary): 4×2 xmm = 8 accumulators.

@@ -5,7 +5,7 @@ use super::pack_b::{pack_b, BBlock};
 use super::{depth, reads_input_directly};
 use crate::conv::Conv2dPlan;
 use crate::gemm::f32_gemm_tile::{tile_dispatch, TileOut};
-use crate::gemm::Blocking;
+use crate::gemm::{pack_a, Blocking};
 use crate::simd::{dispatch, F32Vector, SimdKernel};
 use crate::split::OutputPiece;
 
@@ -57,7 +57,7 @@ impl SimdKernel for GemmRun<'_, '_> {
 }
 
 /// The blocked loops over one piece: units → groups → pixel blocks (`nc`) → depth blocks
-/// (`kc`, pack `B`) → row tiles (`mr`) → column tiles (`nr`).
+/// (`kc`, pack `B`) → column panels (`nr`) → row tiles (`mr`).
 ///
 /// Every unit is computed the same way whichever piece it is in (blocks start at the unit's
 /// first pixel, depth blocks at 0), so results are bit-identical at any thread count.
@@ -87,12 +87,13 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
     let direct = reads_input_directly(d);
     // The plan sized the scratch for its level; a dispatch fallback to another level (which
     // the plan's level check rules out) must not overrun it.
-    let Ok((_, need)) = super::gemm_layout(d, V::LEVEL) else {
+    let Ok((b_len, a_len, _)) = super::gemm_scratch_parts(d, V::LEVEL) else {
         return;
     };
-    if scratch.len() < need || g.rows_per_unit == 0 {
+    if scratch.len() < b_len + a_len || g.rows_per_unit == 0 {
         return;
     }
+    let (scratch, a_pack) = scratch.split_at_mut(b_len);
     let activation = plan.activation();
 
     for u in piece.units() {
@@ -134,20 +135,24 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                         };
                         pack_b(d, image, &block, scratch);
                     }
+                    pack_a(w_g, kd, mg, kb, kcb, mr_max, a_pack);
                     let accumulate = kb > 0;
                     let finish = kb + kcb == kd;
-                    let mut m0 = 0;
-                    while m0 < mg {
-                        let mr = mr_max.min(mg - m0);
-                        for jr in 0..panels {
-                            let n = nr.min(ncb - jr * nr);
-                            let (b, ldb) = if !direct {
-                                (scratch[jr * kcb * nr..].as_ptr(), nr)
-                            } else if n < nr {
-                                (scratch.as_ptr(), nr)
-                            } else {
-                                (image[kb * hw + pixel0 + nb + jr * nr..].as_ptr(), hw)
-                            };
+                    // Column panels outside, row tiles inside: the `kc×nr` panel of B
+                    // stays in L1 while every row tile of the weights streams past it
+                    // (one broadcast per row and depth step, little L2 traffic).
+                    for jr in 0..panels {
+                        let n = nr.min(ncb - jr * nr);
+                        let (b, ldb) = if !direct {
+                            (scratch[jr * kcb * nr..].as_ptr(), nr)
+                        } else if n < nr {
+                            (scratch.as_ptr(), nr)
+                        } else {
+                            (image[kb * hw + pixel0 + nb + jr * nr..].as_ptr(), hw)
+                        };
+                        let mut m0 = 0;
+                        while m0 < mg {
+                            let mr = mr_max.min(mg - m0);
                             let out = TileOut {
                                 // SAFETY: channel grp·mg + m0 < K and column nb + jr·nr < npx
                                 // lie inside unit u, which `piece` owns.
@@ -159,7 +164,7 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                                 bias: bias_g.map_or(core::ptr::null(), |b| b[m0..].as_ptr()),
                                 activation,
                             };
-                            // SAFETY: rows m0..m0+mr of w_g hold kd >= kb + kcb elements each;
+                            // SAFETY: the packed panel of rows m0.. holds kcb·mr_max values;
                             // B rows kb..kb+kcb hold nv·LANES <= nr readable columns (a packed
                             // panel of width nr, or in place: n == nr pixels inside the image
                             // plane); C rows m0..m0+mr (< mg), columns [0, n) are inside unit u
@@ -169,15 +174,15 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                                     mr,
                                     n.div_ceil(V::LANES),
                                     kcb,
-                                    w_g.as_ptr().add(m0 * kd + kb),
-                                    kd,
+                                    a_pack.as_ptr().add(m0 * kcb),
+                                    mr_max,
                                     b,
                                     ldb,
                                     &out,
                                 );
                             }
+                            m0 += mr;
                         }
-                        m0 += mr;
                     }
                     kb += kcb;
                 }
