@@ -51,24 +51,34 @@ fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// Medians of (wall time, thread CPU time) over many repetitions after warm-up.
-fn median_time(mut f: impl FnMut()) -> (Duration, Duration) {
-    // Warm-up, then enough repetitions for ~0.4 s of CPU time (at least 5).
+/// Times of the `runs` closures, interleaved repetition by repetition so that load from other
+/// processes hits every algorithm alike: per closure (median wall, median CPU, minimum CPU).
+fn interleaved_times(runs: &mut [Box<dyn FnMut() + '_>]) -> Vec<(Duration, Duration, Duration)> {
+    // Warm-up, then enough rounds for ~0.3 s of CPU time per closure (at least 7).
     let t0 = thread_cpu_time();
-    f();
-    f();
-    let once = (thread_cpu_time() - t0) / 2;
-    let reps = ((0.4 / once.as_secs_f64().max(1e-7)) as usize).clamp(5, 2000);
-    let (mut wall, mut cpu): (Vec<Duration>, Vec<Duration>) = (0..reps)
-        .map(|_| {
+    for f in runs.iter_mut() {
+        f();
+        f();
+    }
+    let once = (thread_cpu_time() - t0) / (2 * runs.len() as u32);
+    let reps = ((0.3 / once.as_secs_f64().max(1e-7)) as usize).clamp(7, 2000);
+    let mut samples = vec![(Vec::new(), Vec::new()); runs.len()];
+    for _ in 0..reps {
+        for (f, (wall, cpu)) in runs.iter_mut().zip(samples.iter_mut()) {
             let (t, c) = (Instant::now(), thread_cpu_time());
             f();
-            (t.elapsed(), thread_cpu_time() - c)
+            wall.push(t.elapsed());
+            cpu.push(thread_cpu_time() - c);
+        }
+    }
+    samples
+        .into_iter()
+        .map(|(mut wall, mut cpu)| {
+            wall.sort();
+            cpu.sort();
+            (wall[reps / 2], cpu[reps / 2], cpu[0])
         })
-        .unzip();
-    wall.sort();
-    cpu.sort();
-    (wall[reps / 2], cpu[reps / 2])
+        .collect()
 }
 
 /// FP32 FMA peak of this core, GFLOP/s from thread CPU time: independent fused multiply-add
@@ -138,8 +148,8 @@ fn main() {
     }
     println!("FMA peak (thread CPU time): {:.1} GFLOP/s", peak_gflops());
     println!(
-        "{:<20} {:>10} {:>10} {:>9} {:>10} {:>9}",
-        "case", "algorithm", "wall ms", "GFLOP/s", "cpu ms", "GFLOP/s"
+        "{:<20} {:>10} {:>9} {:>8} {:>9} {:>8} {:>8}",
+        "case", "algorithm", "wall ms", "GFLOP/s", "cpu ms", "GFLOP/s", "best"
     );
     for &(name, n, c, hw, k, rs, stride, pad) in CASES {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
@@ -161,30 +171,44 @@ fn main() {
             .map(|i| (i % 7) as f32 * 0.05 - 0.15)
             .collect();
         let bias: Vec<f32> = (0..desc.bias_len()).map(|i| i as f32 * 0.01).collect();
-        let mut output = vec![0.0f32; desc.output_len()];
-        for &algorithm in &algos {
-            let plan = Conv2dPlan::new(
-                &desc,
-                ConvOptions {
-                    algorithm,
-                    level,
-                    activation: Activation::Relu,
-                },
-            )
-            .unwrap();
-            let mut scratch = vec![0.0f32; plan.scratch_len()];
-            let (wall, cpu) = median_time(|| {
-                plan.run(&input, &weights, Some(&bias), &mut output, &mut scratch)
-                    .unwrap()
-            });
+        let plans: Vec<Conv2dPlan> = algos
+            .iter()
+            .map(|&algorithm| {
+                Conv2dPlan::new(
+                    &desc,
+                    ConvOptions {
+                        algorithm,
+                        level,
+                        activation: Activation::Relu,
+                    },
+                )
+                .unwrap()
+            })
+            .collect();
+        let mut runs: Vec<Box<dyn FnMut()>> = plans
+            .iter()
+            .map(|plan| {
+                let mut output = vec![0.0f32; desc.output_len()];
+                let mut scratch = vec![0.0f32; plan.scratch_len()];
+                let (input, weights, bias) = (&input, &weights, &bias);
+                Box::new(move || {
+                    plan.run(input, weights, Some(bias), &mut output, &mut scratch)
+                        .unwrap()
+                }) as Box<dyn FnMut()>
+            })
+            .collect();
+        let times = interleaved_times(&mut runs);
+        for (plan, (wall, cpu, best)) in plans.iter().zip(times) {
+            let g = |t: Duration| desc.flops() / t.as_secs_f64() / 1e9;
             println!(
-                "{:<20} {:>10} {:>10.3} {:>9.1} {:>10.3} {:>9.1}",
+                "{:<20} {:>10} {:>9.3} {:>8.1} {:>9.3} {:>8.1} {:>8.1}",
                 name,
-                algorithm.name(),
+                plan.algorithm().name(),
                 wall.as_secs_f64() * 1e3,
-                desc.flops() / wall.as_secs_f64() / 1e9,
+                g(wall),
                 cpu.as_secs_f64() * 1e3,
-                desc.flops() / cpu.as_secs_f64() / 1e9
+                g(cpu),
+                g(best)
             );
         }
     }

@@ -45,12 +45,12 @@ pub(crate) struct TileOut {
 ///                 +----------+----------+----------+
 /// ```
 ///
-/// `A[r][k]` is read from `a + k·lda + r` (a packed panel of the weights: `lda >= MR` values
-/// per depth step, one sequential stream), `B[k][..]` from `b + k·ldb`.
+/// `A[r][k]` is read from `a + r·lda + k` (the weight rows themselves: `MR` sequential
+/// streams, no packing), `B[k][..]` from `b + k·ldb`.
 ///
 /// # Safety
-/// The [`F32Vector`] contract must hold. `a + k·lda + [0, MR)` must be readable for
-/// `k < kc`; `b + k·ldb + [0, NV·LANES)` readable for `k < kc`; `out.c + r·ldc + [0, out.n)`
+/// The [`F32Vector`] contract must hold. `a + r·lda + [0, kc)` must be readable for
+/// `r < MR`; `b + k·ldb + [0, NV·LANES)` readable for `k < kc`; `out.c + r·ldc + [0, out.n)`
 /// readable and writable for `r < MR`; `out.bias[..MR]` readable if non-null and `finish`;
 /// `0 < out.n <= NV·LANES`.
 #[inline(always)]
@@ -66,19 +66,22 @@ pub(crate) unsafe fn tile<V: F32Vector, const MR: usize, const NV: usize>(
     // guarantees above; the last vector of a row is masked to `out.n` columns.
     unsafe {
         let mut acc = [[V::zero(); NV]; MR];
-        let (mut a, mut b) = (a, b);
-        for _ in 0..kc {
+        let mut rows = [a; MR];
+        for (r, row) in rows.iter_mut().enumerate() {
+            *row = a.add(r * lda);
+        }
+        let mut b = b;
+        for k in 0..kc {
             let mut bv = [V::zero(); NV];
             for (j, v) in bv.iter_mut().enumerate() {
                 *v = V::load(b.add(j * V::LANES));
             }
-            for (r, acc_row) in acc.iter_mut().enumerate() {
-                let av = V::splat(*a.add(r));
+            for (acc_row, row) in acc.iter_mut().zip(&rows) {
+                let av = V::splat(*row.add(k));
                 for (x, &bj) in acc_row.iter_mut().zip(&bv) {
                     *x = av.mul_add(bj, *x);
                 }
             }
-            a = a.add(lda);
             b = b.add(ldb);
         }
         let last = out.n - (NV - 1) * V::LANES;

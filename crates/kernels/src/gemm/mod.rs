@@ -3,18 +3,15 @@
 //! `C[M×N] = A[M×K] · B[K×N]`, where for a convolution `M` is output channels (per group),
 //! `K = (C/groups)·R·S` and `N` is output pixels. The convolution path
 //! (`conv/im2col`) packs `B` panels into caller scratch (implicit im2col straight from the
-//! image) and a `kc`-deep block of `A` (the weights, OIHW, already `M×K` row-major) into
-//! `MR`-row panels, then calls the register-tile micro-kernel of [`f32_gemm_tile`] on every
-//! `MR×NR` tile.
+//! image) and calls the register-tile micro-kernel of [`f32_gemm_tile`] on every `MR×NR`
+//! tile; `A` (the weights, OIHW, already `M×K` row-major) is broadcast straight from the
+//! weight slice (packing it measured slower, see `docs/gemm.md`), so it needs no scratch.
 //!
 //! Tile and block sizes per SIMD level live in [`Blocking`]; the plan derives its work split
 //! and scratch length from the same values, so the two cannot disagree. Design notes and
 //! measured figures: `docs/gemm.md`.
 
 pub(crate) mod f32_gemm_tile;
-mod pack_a;
-
-pub(crate) use pack_a::pack_a;
 
 use crate::simd::Level;
 
@@ -41,7 +38,8 @@ impl Blocking {
     ///
     /// Zen 4 (32 KiB L1d, 1 MiB L2 per core): one packed `kc×nr` panel of `B` stays in L1
     /// (AVX2: 256×16×4 B = 16 KiB; AVX-512: 128×48×4 B = 24 KiB) while every row tile of the
-    /// weights streams past it; the `kc×nc` block of `B` (at most 384 KiB) stays in L2.
+    /// weights (`M×kc`, read in place) streams past it from L2; the `kc×nc` block of `B` (at
+    /// most 384 KiB) stays in L2.
     pub const fn for_level(level: Level) -> Blocking {
         let lanes = level.lanes();
         match level {

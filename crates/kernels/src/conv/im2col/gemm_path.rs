@@ -5,7 +5,7 @@ use super::pack_b::{pack_b, BBlock};
 use super::{depth, reads_input_directly};
 use crate::conv::Conv2dPlan;
 use crate::gemm::f32_gemm_tile::{tile_dispatch, TileOut};
-use crate::gemm::{pack_a, Blocking};
+use crate::gemm::Blocking;
 use crate::simd::{dispatch, F32Vector, SimdKernel};
 use crate::split::OutputPiece;
 
@@ -87,13 +87,12 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
     let direct = reads_input_directly(d);
     // The plan sized the scratch for its level; a dispatch fallback to another level (which
     // the plan's level check rules out) must not overrun it.
-    let Ok((b_len, a_len, _)) = super::gemm_scratch_parts(d, V::LEVEL) else {
+    let Ok((_, need)) = super::gemm_layout(d, V::LEVEL) else {
         return;
     };
-    if scratch.len() < b_len + a_len || g.rows_per_unit == 0 {
+    if scratch.len() < need || g.rows_per_unit == 0 {
         return;
     }
-    let (scratch, a_pack) = scratch.split_at_mut(b_len);
     let activation = plan.activation();
 
     for u in piece.units() {
@@ -135,12 +134,13 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                         };
                         pack_b(d, image, &block, scratch);
                     }
-                    pack_a(w_g, kd, mg, kb, kcb, mr_max, a_pack);
                     let accumulate = kb > 0;
                     let finish = kb + kcb == kd;
-                    // Column panels outside, row tiles inside: the `kc×nr` panel of B
-                    // stays in L1 while every row tile of the weights streams past it
-                    // (one broadcast per row and depth step, little L2 traffic).
+                    // Column panels outside, row tiles inside: the `kc×nr` panel of B stays
+                    // in L1 while every row tile of the weights streams past it, read in
+                    // place (one broadcast per row and depth step; no packing of A, which
+                    // measured 2–3× slower where few pixels share each weight, e.g.
+                    // resnet_3x3_512, see docs/gemm.md).
                     for jr in 0..panels {
                         let n = nr.min(ncb - jr * nr);
                         let (b, ldb) = if !direct {
@@ -164,7 +164,7 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                                 bias: bias_g.map_or(core::ptr::null(), |b| b[m0..].as_ptr()),
                                 activation,
                             };
-                            // SAFETY: the packed panel of rows m0.. holds kcb·mr_max values;
+                            // SAFETY: rows m0..m0+mr of w_g hold kd >= kb + kcb values each;
                             // B rows kb..kb+kcb hold nv·LANES <= nr readable columns (a packed
                             // panel of width nr, or in place: n == nr pixels inside the image
                             // plane); C rows m0..m0+mr (< mg), columns [0, n) are inside unit u
@@ -174,8 +174,8 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                                     mr,
                                     n.div_ceil(V::LANES),
                                     kcb,
-                                    a_pack.as_ptr().add(m0 * kcb),
-                                    mr_max,
+                                    w_g.as_ptr().add(m0 * kd + kb),
+                                    kd,
                                     b,
                                     ldb,
                                     &out,

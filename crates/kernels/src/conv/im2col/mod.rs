@@ -53,15 +53,8 @@ fn depth(desc: &Conv2d) -> usize {
 }
 
 /// `(rows_per_unit, scratch_len)` of [`gemm_path`] at `level`: one packed `kc×nc` block of `B`
-/// (the whole unit if smaller; one `kc×nr` tail panel when `B` is read in place), then one
-/// packed `kc`-deep block of the group's weights (`⌈M/mr⌉·mr` rows).
+/// (the whole unit if smaller), or one `kc×nr` tail panel when `B` is read in place.
 pub(super) fn gemm_layout(desc: &Conv2d, level: Level) -> Result<(usize, usize), Error> {
-    let (b_len, a_len, rows) = gemm_scratch_parts(desc, level)?;
-    Ok((rows, crate::error::add(b_len, a_len, "im2col scratch")?))
-}
-
-/// Lengths of the `B` and `A` scratch regions of [`gemm_path`], and rows per unit.
-fn gemm_scratch_parts(desc: &Conv2d, level: Level) -> Result<(usize, usize, usize), Error> {
     let b = Blocking::for_level(level);
     let rows = rows_per_unit(desc, b.nc);
     let kc = b.kc.min(depth(desc));
@@ -71,12 +64,7 @@ fn gemm_scratch_parts(desc: &Conv2d, level: Level) -> Result<(usize, usize, usiz
     } else {
         b.nc.min(unit_pixels.div_ceil(b.nr()) * b.nr())
     };
-    let m = desc.out_channels_per_group().div_ceil(b.mr) * b.mr;
-    Ok((
-        mul(kc, nc, "im2col scratch")?,
-        mul(kc, m, "im2col scratch")?,
-        rows,
-    ))
+    Ok((rows, mul(kc, nc, "im2col scratch")?))
 }
 
 /// `(rows_per_unit, scratch_len)` of `matrixmultiply_path`: the whole `Kd × pixels` im2col

@@ -51,16 +51,36 @@ pub(super) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f3
             } else {
                 None
             };
-            // Input column of output column qq: qq·sw + s·dw − left.
+            // Input column of output column qq + t: off0 + t·sw. The columns t in lo..hi
+            // fall inside the row; the others (and all of them when the row is padding) are
+            // zeros. Computed once per row segment, then cut at panel boundaries.
             let off0 = (qq * sw + s * dw) as isize - pad.left as isize;
+            let (lo, hi) = match row {
+                Some(_) => valid_range(off0, sw, w, seg),
+                None => (0, 0),
+            };
+            // Walk the destination panels without divisions: column i + t is offset `at` of
+            // panel `jr`.
+            let (mut jr, mut at) = (i / nr, i % nr);
             let mut t = 0;
             while t < seg {
-                let col = i + t;
-                let (jr, at) = (col / nr, col % nr);
                 let len = (seg - t).min(nr - at);
                 let d = &mut dst[jr * panel_len + kk * nr + at..][..len];
-                fill(d, row, off0 + (t * sw) as isize, sw, w);
+                let a = lo.clamp(t, t + len) - t;
+                let b = hi.clamp(t, t + len) - t;
+                if a > 0 {
+                    zero(&mut d[..a]);
+                }
+                if b < len {
+                    zero(&mut d[b..]);
+                }
+                if let (Some(row), true) = (row, b > a) {
+                    let start = (off0 + ((t + a) * sw) as isize) as usize;
+                    copy_strided(&mut d[a..b], &row[start..], sw);
+                }
                 t += len;
+                jr += 1;
+                at = 0;
             }
             i += seg;
             p += 1;
@@ -78,19 +98,13 @@ pub(super) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f3
     }
 }
 
-/// `dst[t] = row[off + t·sw]` where that index is inside `0..w`, else 0 (`row = None`: all 0).
+/// The `t` in `0..len` with `0 <= off + t·sw < w`, as a range `lo..hi` (`lo <= hi`).
 #[inline]
-fn fill(dst: &mut [f32], row: Option<&[f32]>, off: isize, sw: usize, w: usize) {
-    let Some(row) = row else {
-        dst.fill(0.0);
-        return;
-    };
-    let len = dst.len();
-    // First t with off + t·sw >= 0, first t with off + t·sw >= w.
+fn valid_range(off: isize, sw: usize, w: usize, len: usize) -> (usize, usize) {
     let lo = if off >= 0 {
         0
     } else {
-        (off.unsigned_abs()).div_ceil(sw)
+        off.unsigned_abs().div_ceil(sw)
     }
     .min(len);
     let hi = if off >= w as isize {
@@ -99,16 +113,54 @@ fn fill(dst: &mut [f32], row: Option<&[f32]>, off: isize, sw: usize, w: usize) {
         ((w as isize - off) as usize).div_ceil(sw)
     }
     .clamp(lo, len);
-    dst[..lo].fill(0.0);
-    dst[hi..].fill(0.0);
-    if hi > lo {
-        let start = (off + (lo * sw) as isize) as usize;
-        let n = hi - lo;
-        if sw == 1 {
-            dst[lo..hi].copy_from_slice(&row[start..start + n]);
-        } else {
-            for (d, x) in dst[lo..hi].iter_mut().zip(row[start..].iter().step_by(sw)) {
-                *d = *x;
+    (lo, hi)
+}
+
+/// Zeros a short run (a padding border) without a `memset` call.
+#[inline]
+fn zero(dst: &mut [f32]) {
+    for x in dst.iter_mut() {
+        *x = 0.0;
+    }
+}
+
+/// `dst[t] = src[t·sw]`. Short contiguous runs are copied eight at a time without a `memcpy`
+/// call (a panel row is at most a few dozen elements, where the call costs more than the copy);
+/// stride 2 gets its own loop so the compiler can vectorize the constant-stride gather.
+#[inline]
+fn copy_strided(dst: &mut [f32], src: &[f32], sw: usize) {
+    let n = dst.len();
+    match sw {
+        1 => {
+            let src = &src[..n];
+            let mut d8 = dst.chunks_exact_mut(8);
+            let mut s8 = src.chunks_exact(8);
+            for (d, s) in (&mut d8).zip(&mut s8) {
+                let d: &mut [f32; 8] = d.try_into().unwrap();
+                let s: &[f32; 8] = s.try_into().unwrap();
+                *d = *s;
+            }
+            for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+                *d = *s;
+            }
+        }
+        2 => {
+            // Blocks of 8 outputs whose 16 source elements are all inside `src`.
+            let full = (n / 8).min(src.len() / 16);
+            for blk in 0..full {
+                let d: &mut [f32; 8] = (&mut dst[8 * blk..8 * blk + 8]).try_into().unwrap();
+                let s: &[f32; 16] = src[16 * blk..16 * blk + 16].try_into().unwrap();
+                for (j, x) in d.iter_mut().enumerate() {
+                    *x = s[2 * j];
+                }
+            }
+            for t in 8 * full..n {
+                dst[t] = src[2 * t];
+            }
+        }
+        _ => {
+            for (d, s) in dst.iter_mut().zip(src.iter().step_by(sw)) {
+                *d = *s;
             }
         }
     }
