@@ -84,3 +84,6 @@ impl Blocking {
         self.nv * self.lanes
     }
 }
+
+#[cfg(test)]
+mod tests;
