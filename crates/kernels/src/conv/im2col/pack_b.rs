@@ -39,10 +39,13 @@ pub(super) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f3
         let rs = block.k0 % (kh * kw);
         (block.k0 / (kh * kw), rs / kw, rs % kw)
     };
+    let (p0, q0) = (block.pixel0 / q, block.pixel0 % q);
     for kk in 0..block.kc {
         let plane = &image[c * hw..][..hw];
         let mut i = 0;
-        let (mut p, mut qq) = (block.pixel0 / q, block.pixel0 % q);
+        let (mut p, mut qq) = (p0, q0);
+        // Column i is offset `at` of panel `jr`; walked without divisions.
+        let (mut jr, mut at) = (0, 0);
         while i < block.nc {
             let seg = (q - qq).min(block.nc - i);
             let ih = (p * sh + r * dh) as isize - pad.top as isize;
@@ -59,9 +62,6 @@ pub(super) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f3
                 Some(_) => valid_range(off0, sw, w, seg),
                 None => (0, 0),
             };
-            // Walk the destination panels without divisions: column i + t is offset `at` of
-            // panel `jr`.
-            let (mut jr, mut at) = (i / nr, i % nr);
             let mut t = 0;
             while t < seg {
                 let len = (seg - t).min(nr - at);
@@ -79,8 +79,11 @@ pub(super) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f3
                     copy_strided(&mut d[a..b], &row[start..], sw);
                 }
                 t += len;
-                jr += 1;
-                at = 0;
+                at += len;
+                if at == nr {
+                    jr += 1;
+                    at = 0;
+                }
             }
             i += seg;
             p += 1;
@@ -101,6 +104,12 @@ pub(super) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f3
 /// The `t` in `0..len` with `0 <= off + t·sw < w`, as a range `lo..hi` (`lo <= hi`).
 #[inline]
 fn valid_range(off: isize, sw: usize, w: usize, len: usize) -> (usize, usize) {
+    if sw == 1 {
+        // The common case, without divisions.
+        let lo = (off.min(0).unsigned_abs()).min(len);
+        let hi = ((w as isize - off).max(0) as usize).clamp(lo, len);
+        return (lo, hi);
+    }
     let lo = if off >= 0 {
         0
     } else {
@@ -133,15 +142,31 @@ fn copy_strided(dst: &mut [f32], src: &[f32], sw: usize) {
     match sw {
         1 => {
             let src = &src[..n];
-            let mut d8 = dst.chunks_exact_mut(8);
-            let mut s8 = src.chunks_exact(8);
-            for (d, s) in (&mut d8).zip(&mut s8) {
-                let d: &mut [f32; 8] = d.try_into().unwrap();
-                let s: &[f32; 8] = s.try_into().unwrap();
-                *d = *s;
-            }
-            for (d, s) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
-                *d = *s;
+            if n >= 8 {
+                // Blocks of 8, the last one overlapping its predecessor: no remainder loop
+                // (which the compiler would turn into a `memcpy` call).
+                let mut at = 0;
+                loop {
+                    let d: &mut [f32; 8] = (&mut dst[at..at + 8]).try_into().unwrap();
+                    *d = src[at..at + 8].try_into().unwrap();
+                    if at + 8 == n {
+                        break;
+                    }
+                    at = (at + 8).min(n - 8);
+                }
+            } else if n >= 4 {
+                let d: &mut [f32; 4] = (&mut dst[..4]).try_into().unwrap();
+                *d = src[..4].try_into().unwrap();
+                let d: &mut [f32; 4] = (&mut dst[n - 4..]).try_into().unwrap();
+                *d = src[n - 4..].try_into().unwrap();
+            } else {
+                dst[0] = src[0];
+                if n > 1 {
+                    dst[1] = src[1];
+                }
+                if n > 2 {
+                    dst[2] = src[2];
+                }
             }
         }
         2 => {
