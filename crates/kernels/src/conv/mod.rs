@@ -5,6 +5,7 @@
 //! threads, [`Conv2dPlan::run_piece`] on [`OutputPiece`]s → the path's micro-kernels → the fused
 //! bias + activation epilogue.
 
+mod im2col;
 mod reference_path;
 
 use crate::epilogue::Activation;
@@ -22,17 +23,35 @@ pub enum Algorithm {
     Auto,
     /// The plain-loop reference (slow; the oracle).
     Reference,
+    /// im2col + our packed GEMM: `B` packed straight from the image into scratch (read in
+    /// place for 1×1 stride-1 unpadded convolutions), bias and activation fused into the
+    /// micro-kernel's store. No allocation.
+    Im2colGemm,
+    /// Explicit im2col into scratch + `matrixmultiply::sgemm` + the SIMD epilogue: the GEMM
+    /// baseline benchmarks compare against. `std` only (`sgemm` allocates its packing
+    /// buffers on every call).
+    #[cfg(feature = "std")]
+    Im2colMatrixMultiply,
 }
 
 impl Algorithm {
     /// Every algorithm name the CLI accepts, `auto` first.
-    pub const ALL: &'static [Algorithm] = &[Algorithm::Auto, Algorithm::Reference];
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::Auto,
+        Algorithm::Reference,
+        Algorithm::Im2colGemm,
+        #[cfg(feature = "std")]
+        Algorithm::Im2colMatrixMultiply,
+    ];
 
     /// Short name, as printed in benchmarks and accepted by [`Algorithm::from_name`].
     pub const fn name(self) -> &'static str {
         match self {
             Algorithm::Auto => "auto",
             Algorithm::Reference => "reference",
+            Algorithm::Im2colGemm => "im2col",
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => "im2col-mm",
         }
     }
 
@@ -95,6 +114,9 @@ impl Conv2dPlan {
         // One match decides both the work split and the scratch: they cannot drift apart.
         let (rows_per_unit, scratch_len) = match algorithm {
             Algorithm::Auto | Algorithm::Reference => (1, 0),
+            Algorithm::Im2colGemm => im2col::gemm_layout(desc, level)?,
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => im2col::matrixmultiply_layout(desc, level)?,
         };
         Ok(Conv2dPlan {
             desc: *desc,
@@ -176,12 +198,21 @@ impl Conv2dPlan {
             Algorithm::Auto | Algorithm::Reference => {
                 reference_path::run(self, &mut piece, input, weights, bias)
             }
+            Algorithm::Im2colGemm => {
+                im2col::gemm_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => {
+                im2col::matrixmultiply_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
         }
         Ok(())
     }
 }
 
 /// The algorithm selector. Rules and the measurements behind them: `docs/algorithms.md`.
+/// For now every convolution goes to [`Algorithm::Im2colGemm`]; the direct and depthwise
+/// paths and their crossovers are added by later issues.
 fn select(_desc: &Conv2d, _level: Level) -> Algorithm {
-    Algorithm::Reference
+    Algorithm::Im2colGemm
 }
