@@ -5,6 +5,8 @@
 //! threads, [`Conv2dPlan::run_piece`] on [`OutputPiece`]s → the path's micro-kernels → the fused
 //! bias + activation epilogue.
 
+mod depthwise;
+mod direct;
 mod reference_path;
 
 use crate::epilogue::Activation;
@@ -22,17 +24,29 @@ pub enum Algorithm {
     Auto,
     /// The plain-loop reference (slow; the oracle).
     Reference,
+    /// Direct convolution vectorised along the output row, blocked over output channels
+    /// (any shape; fastest for few channels and small images).
+    Direct,
+    /// Depthwise convolution (`groups == in_channels == out_channels` only).
+    Depthwise,
 }
 
 impl Algorithm {
     /// Every algorithm name the CLI accepts, `auto` first.
-    pub const ALL: &'static [Algorithm] = &[Algorithm::Auto, Algorithm::Reference];
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::Auto,
+        Algorithm::Reference,
+        Algorithm::Direct,
+        Algorithm::Depthwise,
+    ];
 
     /// Short name, as printed in benchmarks and accepted by [`Algorithm::from_name`].
     pub const fn name(self) -> &'static str {
         match self {
             Algorithm::Auto => "auto",
             Algorithm::Reference => "reference",
+            Algorithm::Direct => "direct",
+            Algorithm::Depthwise => "depthwise",
         }
     }
 
@@ -95,6 +109,8 @@ impl Conv2dPlan {
         // One match decides both the work split and the scratch: they cannot drift apart.
         let (rows_per_unit, scratch_len) = match algorithm {
             Algorithm::Auto | Algorithm::Reference => (1, 0),
+            Algorithm::Direct => direct::decide(desc, level)?,
+            Algorithm::Depthwise => depthwise::decide(desc, level)?,
         };
         Ok(Conv2dPlan {
             desc: *desc,
@@ -176,6 +192,8 @@ impl Conv2dPlan {
             Algorithm::Auto | Algorithm::Reference => {
                 reference_path::run(self, &mut piece, input, weights, bias)
             }
+            Algorithm::Direct => direct::run(self, &mut piece, input, weights, bias, scratch),
+            Algorithm::Depthwise => depthwise::run(self, &mut piece, input, weights, bias, scratch),
         }
         Ok(())
     }
