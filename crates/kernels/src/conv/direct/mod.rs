@@ -156,10 +156,14 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                 let plane = (n * c_all + grp * cg + c) * h * w;
                 for ih in ih0..ih1 {
                     let dst = c * x_cstride + (ih - ih0) * prep.row_len;
-                    prep.prepare_row(
-                        &k.input[plane + ih * w..plane + (ih + 1) * w],
-                        &mut k.scratch[dst..dst + prep.row_len],
-                    );
+                    // SAFETY: forwarded dispatch contract; the slices have W and row_len
+                    // elements.
+                    unsafe {
+                        prep.prepare_row_simd::<V>(
+                            &k.input[plane + ih * w..plane + (ih + 1) * w],
+                            &mut k.scratch[dst..dst + prep.row_len],
+                        )
+                    };
                 }
             }
             for p in rows.clone() {
