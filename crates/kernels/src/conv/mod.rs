@@ -6,6 +6,8 @@
 //! bias + activation epilogue.
 
 mod im2col;
+mod depthwise;
+mod direct;
 mod reference_path;
 
 use crate::epilogue::Activation;
@@ -32,6 +34,11 @@ pub enum Algorithm {
     /// buffers on every call).
     #[cfg(feature = "std")]
     Im2colMatrixMultiply,
+    /// Direct convolution vectorised along the output row, blocked over output channels
+    /// (any shape; fastest for few channels and small images).
+    Direct,
+    /// Depthwise convolution (`groups == in_channels == out_channels` only).
+    Depthwise,
 }
 
 impl Algorithm {
@@ -42,6 +49,8 @@ impl Algorithm {
         Algorithm::Im2colGemm,
         #[cfg(feature = "std")]
         Algorithm::Im2colMatrixMultiply,
+        Algorithm::Direct,
+        Algorithm::Depthwise,
     ];
 
     /// Short name, as printed in benchmarks and accepted by [`Algorithm::from_name`].
@@ -52,6 +61,8 @@ impl Algorithm {
             Algorithm::Im2colGemm => "im2col",
             #[cfg(feature = "std")]
             Algorithm::Im2colMatrixMultiply => "im2col-mm",
+            Algorithm::Direct => "direct",
+            Algorithm::Depthwise => "depthwise",
         }
     }
 
@@ -117,6 +128,8 @@ impl Conv2dPlan {
             Algorithm::Im2colGemm => im2col::gemm_layout(desc, level)?,
             #[cfg(feature = "std")]
             Algorithm::Im2colMatrixMultiply => im2col::matrixmultiply_layout(desc, level)?,
+            Algorithm::Direct => direct::decide(desc, level)?,
+            Algorithm::Depthwise => depthwise::decide(desc, level)?,
         };
         Ok(Conv2dPlan {
             desc: *desc,
@@ -205,14 +218,17 @@ impl Conv2dPlan {
             Algorithm::Im2colMatrixMultiply => {
                 im2col::matrixmultiply_path::run(self, &mut piece, input, weights, bias, scratch)
             }
+            Algorithm::Direct => direct::run(self, &mut piece, input, weights, bias, scratch),
+            Algorithm::Depthwise => depthwise::run(self, &mut piece, input, weights, bias, scratch),
         }
         Ok(())
     }
 }
 
 /// The algorithm selector. Rules and the measurements behind them: `docs/algorithms.md`.
-/// For now every convolution goes to [`Algorithm::Im2colGemm`]; the direct and depthwise
-/// paths and their crossovers are added by later issues.
-fn select(_desc: &Conv2d, _level: Level) -> Algorithm {
+fn select(desc: &Conv2d, level: Level) -> Algorithm {
+    if desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
+        return Algorithm::Depthwise;
+    }
     Algorithm::Im2colGemm
 }

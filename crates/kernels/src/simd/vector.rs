@@ -62,6 +62,26 @@ pub(crate) trait F32Vector: Copy {
     unsafe fn round(self) -> Self;
     /// Lane-wise `2^n` for lanes holding integers in `−126..=127`.
     unsafe fn pow2i(self) -> Self;
+    /// Splits the `2·LANES` values `a ++ b` by position parity: `(a0 a2 … b0 b2 …,
+    /// a1 a3 … b1 b3 …)`. Strided (stride-2) convolution rows use it to split an input row
+    /// into its two column phases with vector loads.
+    unsafe fn deinterleave2(a: Self, b: Self) -> (Self, Self) {
+        let mut buf = [0.0f32; 128];
+        let mut out = [0.0f32; 128];
+        // SAFETY: `LANES <= 64`, so `2·LANES` values fit both buffers.
+        unsafe {
+            a.store(buf.as_mut_ptr());
+            b.store(buf.as_mut_ptr().add(Self::LANES));
+            for i in 0..Self::LANES {
+                out[i] = buf[2 * i];
+                out[Self::LANES + i] = buf[2 * i + 1];
+            }
+            (
+                Self::load(out.as_ptr()),
+                Self::load(out.as_ptr().add(Self::LANES)),
+            )
+        }
+    }
     /// Sum of all lanes.
     unsafe fn reduce_sum(self) -> f32 {
         let mut buf = [0.0f32; 64];

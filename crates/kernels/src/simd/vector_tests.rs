@@ -116,3 +116,44 @@ fn exp_is_accurate_at_every_level() {
         }
     }
 }
+
+/// `deinterleave2` splits `a ++ b` into even and odd positions at every level.
+struct Deinterleave<'a> {
+    ab: &'a [f32; 128],
+    out: &'a mut [f32; 128],
+}
+
+impl SimdKernel for Deinterleave<'_> {
+    type Output = usize;
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) -> usize {
+        // SAFETY: both buffers hold 128 >= 2·LANES floats.
+        unsafe {
+            let a = V::load(self.ab.as_ptr());
+            let b = V::load(self.ab.as_ptr().add(V::LANES));
+            let (e, o) = V::deinterleave2(a, b);
+            e.store(self.out.as_mut_ptr());
+            o.store(self.out.as_mut_ptr().add(V::LANES));
+        }
+        V::LANES
+    }
+}
+
+#[test]
+fn deinterleave2_at_every_level() {
+    let ab: [f32; 128] = core::array::from_fn(|i| i as f32);
+    for level in supported_levels() {
+        let mut out = [-1.0f32; 128];
+        let lanes = dispatch(
+            level,
+            Deinterleave {
+                ab: &ab,
+                out: &mut out,
+            },
+        );
+        for i in 0..lanes {
+            assert_eq!(out[i], (2 * i) as f32, "{level} even lane {i}");
+            assert_eq!(out[lanes + i], (2 * i + 1) as f32, "{level} odd lane {i}");
+        }
+    }
+}

@@ -102,4 +102,14 @@ impl F32Vector for Avx2Fma {
         let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
         _mm_cvtss_f32(s)
     }
+    #[inline(always)]
+    unsafe fn deinterleave2(a: Self, b: Self) -> (Self, Self) {
+        // Within 128-bit halves: [a0 a2 b0 b2 | a4 a6 b4 b6]; then 64-bit pairs 0, 2, 1, 3.
+        let e = _mm256_shuffle_ps::<0b10_00_10_00>(a.0, b.0);
+        let o = _mm256_shuffle_ps::<0b11_01_11_01>(a.0, b.0);
+        let fix = |v: __m256| {
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+        };
+        (Avx2Fma(fix(e)), Avx2Fma(fix(o)))
+    }
 }

@@ -94,4 +94,14 @@ impl F32Vector for Avx512f {
     unsafe fn reduce_max(self) -> f32 {
         _mm512_reduce_max_ps(self.0)
     }
+    #[inline(always)]
+    unsafe fn deinterleave2(a: Self, b: Self) -> (Self, Self) {
+        // Indices 0..16 pick from `a`, 16..32 from `b`.
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        (
+            Avx512f(_mm512_permutex2var_ps(a.0, even, b.0)),
+            Avx512f(_mm512_permutex2var_ps(a.0, odd, b.0)),
+        )
+    }
 }

@@ -75,4 +75,11 @@ impl F32Vector for Sse2 {
         let bits = _mm_slli_epi32::<23>(_mm_add_epi32(n, _mm_set1_epi32(127)));
         Sse2(_mm_castsi128_ps(bits))
     }
+    #[inline(always)]
+    unsafe fn deinterleave2(a: Self, b: Self) -> (Self, Self) {
+        (
+            Sse2(_mm_shuffle_ps::<0b10_00_10_00>(a.0, b.0)),
+            Sse2(_mm_shuffle_ps::<0b11_01_11_01>(a.0, b.0)),
+        )
+    }
 }
