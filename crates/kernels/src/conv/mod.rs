@@ -5,9 +5,9 @@
 //! threads, [`Conv2dPlan::run_piece`] on [`OutputPiece`]s → the path's micro-kernels → the fused
 //! bias + activation epilogue.
 
-mod im2col;
 mod depthwise;
 mod direct;
+mod im2col;
 mod reference_path;
 
 use crate::epilogue::Activation;
