@@ -54,6 +54,9 @@ impl AxisPlan {
     /// validated descriptor.
     #[inline]
     pub(crate) fn taps(&self, o: usize) -> Range<usize> {
+        if o >= self.interior.0 && o < self.interior.1 {
+            return 0..self.kernel;
+        }
         let start = o * self.stride;
         let end = self.pad_before + self.input;
         let lo = if start >= self.pad_before {

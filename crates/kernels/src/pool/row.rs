@@ -21,8 +21,9 @@ pub(crate) struct RowJob {
     pub dilation: usize,
     /// Interior outputs to write at `dst`.
     pub count: usize,
-    /// Average divisor (ignored by max).
+    /// Average divisor (ignored by max), and whether it is a power of two.
     pub divisor: f32,
+    pub divisor_is_pow2: bool,
     pub activation: Activation,
 }
 
@@ -49,7 +50,13 @@ unsafe fn finish<V: F32Vector, R: super::reduce::Reduce>(
     unsafe {
         let Some(mut v) = acc else { return };
         if R::AVERAGE {
-            v = v.div(V::splat(job.divisor));
+            // x·2^−k is the correctly rounded x/2^k (the same real number): bit-identical to
+            // the division, and a multiply is several times cheaper than vdivps.
+            v = if job.divisor_is_pow2 {
+                v.mul(V::splat(1.0 / job.divisor))
+            } else {
+                v.div(V::splat(job.divisor))
+            };
         }
         let v = activate::<V>(v, job.activation);
         if n == V::LANES {
@@ -58,6 +65,30 @@ unsafe fn finish<V: F32Vector, R: super::reduce::Reduce>(
             v.store_partial(dst, n);
         }
     }
+}
+
+/// One tap row of the general kernel folded into `acc`.
+///
+/// # Safety
+/// As [`general`], for the tap row at `p` and outputs `q..q + n` with `x = q·stride`.
+#[inline(always)]
+unsafe fn general_row<V: F32Vector, R: super::reduce::Reduce>(
+    job: &RowJob,
+    p: *const f32,
+    x: usize,
+    n: usize,
+    mut acc: Option<V>,
+) -> Option<V> {
+    for j in 0..job.kw {
+        let off = x + j * job.dilation;
+        // SAFETY: tap j of outputs q..q+n is inside the row (caller); `avail − off` elements
+        // of the row remain from it.
+        unsafe {
+            let v = super::taps::load_tap::<V>(p.add(off), job.stride, n, job.avail - off);
+            acc = fold::<V, R>(acc, v);
+        }
+    }
+    acc
 }
 
 /// The general interior kernel: any window, stride and dilation. For each vector of `n`
@@ -79,23 +110,57 @@ pub(crate) unsafe fn general<V: F32Vector, R: super::reduce::Reduce>(job: &RowJo
     while q < job.count {
         let n = (job.count - q).min(V::LANES);
         let x = q * job.stride;
-        let mut acc: Option<V> = None;
-        for i in 0..job.rows {
-            for j in 0..job.kw {
-                let off = x + j * job.dilation;
-                // SAFETY: tap (i, j) of outputs q..q+n is inside the input (caller), and
-                // `avail − off` elements of the row remain from it.
-                unsafe {
-                    let p = job.src.add(i * job.row_step + off);
-                    let v = super::taps::load_tap::<V>(p, job.stride, n, job.avail - off);
-                    acc = fold::<V, R>(acc, v);
-                }
+        // SAFETY: forwarded; row 0 is peeled so its first tap initialises the accumulator
+        // without a run-time test, and `dst[q..q+n]` is writable.
+        unsafe {
+            let mut acc = general_row::<V, R>(job, job.src, x, n, None);
+            for i in 1..job.rows {
+                acc = general_row::<V, R>(job, job.src.add(i * job.row_step), x, n, acc);
             }
+            finish::<V, R>(acc, job, dst.add(q), n);
         }
-        // SAFETY: `dst[q..q+n]` is writable.
-        unsafe { finish::<V, R>(acc, job, dst.add(q), n) };
         q += n;
     }
+}
+
+/// One tap row of the stride-2 kernel folded into `acc`; `FULL` vectors read two whole
+/// vectors per pair of taps with no bounds logic (the caller checked the row is long enough).
+///
+/// # Safety
+/// As [`stride2`], for the tap row at `p` and outputs `q..q + n` with `x = 2q`; with `FULL`,
+/// `n = LANES` and `x + kw − 1 + 2·LANES <= avail` rounded to the last pair start.
+#[inline(always)]
+unsafe fn stride2_row<V: F32Vector, R: super::reduce::Reduce, const FULL: bool>(
+    p: *const f32,
+    kw: usize,
+    x: usize,
+    n: usize,
+    avail: usize,
+    mut acc: Option<V>,
+) -> Option<V> {
+    let mut j = 0;
+    while j < kw {
+        let pair = j + 1 < kw;
+        let off = x + j;
+        // SAFETY: taps j and j+1 of outputs q..q+n are inside the row (caller): the span
+        // 2n − 1 (+1 for the pair) from `off` is readable, and with FULL so are 2·LANES.
+        unsafe {
+            // Lanes in the level's deinterleave order; `stride2` reorders the result once.
+            let (even, odd) = if FULL {
+                V::load(p.add(off)).deinterleave_unordered(V::load(p.add(off + V::LANES)))
+            } else {
+                // Span of taps j (and j+1) for n outputs: last element 2(n−1) (+1).
+                let span = 2 * n - usize::from(!pair);
+                super::taps::load_pairs_unordered::<V>(p.add(off), span, avail - off)
+            };
+            acc = fold::<V, R>(acc, even);
+            if pair {
+                acc = fold::<V, R>(acc, odd);
+            }
+        }
+        j += 2;
+    }
+    acc
 }
 
 /// The stride-2, dilation-1 interior kernel (2×2 / 2, 3×3 / 2 and any other width with
@@ -108,7 +173,12 @@ pub(crate) unsafe fn general<V: F32Vector, R: super::reduce::Reduce>(job: &RowJo
 ///   3×3: pair (0,1) from the load at x0, tap 2 = even of the load at x2
 ///   acc = ((tap(0,0) ⊕ tap(0,1)) ⊕ tap(0,2)) ⊕ tap(1,0) …     (row-major: exact ties, and
 ///                                                              the reference's sum order)
+///   the taps stay in the level's deinterleave lane order (AVX2: shufps only) and the
+///   accumulator is reordered once before the store (AVX2: one vpermpd per 8 outputs)
 /// ```
+///
+/// Vectors whose loads all stay inside the row take the `FULL` path (plain loads, no
+/// branches); the last one or two vectors of a row take masked loads.
 ///
 /// # Safety
 /// As [`general`] with `stride = 2`, `dilation = 1`, `kw = KW` when `KW > 0`.
@@ -118,33 +188,34 @@ pub(crate) unsafe fn stride2<V: F32Vector, R: super::reduce::Reduce, const KW: u
     dst: *mut f32,
 ) {
     let kw = if KW > 0 { KW } else { job.kw };
+    // Reads of a full vector reach x + last pair start + 2·LANES.
+    let reach = ((kw - 1) & !1) + 2 * V::LANES;
     let mut q = 0;
-    while q < job.count {
-        let n = (job.count - q).min(V::LANES);
-        let x = 2 * q;
-        let mut acc: Option<V> = None;
-        for i in 0..job.rows {
-            let mut j = 0;
-            while j < kw {
-                let pair = j + 1 < kw;
-                // Span of taps j (and j+1) for n outputs: last element 2(n−1) + 1 (+1).
-                let span = 2 * n - usize::from(!pair);
-                let off = x + j;
-                // SAFETY: taps j and j+1 of outputs q..q+n are inside the input (caller);
-                // `span <= avail − off`.
-                unsafe {
-                    let p = job.src.add(i * job.row_step + off);
-                    let (even, odd) = super::taps::load_pairs::<V>(p, span, job.avail - off);
-                    acc = fold::<V, R>(acc, even);
-                    if pair {
-                        acc = fold::<V, R>(acc, odd);
-                    }
-                }
-                j += 2;
+    // SAFETY: (both loops) forwarded; row 0 is peeled so its first tap initialises the
+    // accumulator without a run-time test; `dst[q..q+n]` is writable.
+    unsafe {
+        while q + V::LANES <= job.count && 2 * q + reach <= job.avail {
+            let x = 2 * q;
+            let mut acc = stride2_row::<V, R, true>(job.src, kw, x, V::LANES, job.avail, None);
+            for i in 1..job.rows {
+                let p = job.src.add(i * job.row_step);
+                acc = stride2_row::<V, R, true>(p, kw, x, V::LANES, job.avail, acc);
             }
+            let acc = acc.map(|v| v.deinterleave_order());
+            finish::<V, R>(acc, job, dst.add(q), V::LANES);
+            q += V::LANES;
         }
-        // SAFETY: `dst[q..q+n]` is writable.
-        unsafe { finish::<V, R>(acc, job, dst.add(q), n) };
-        q += n;
+        while q < job.count {
+            let n = (job.count - q).min(V::LANES);
+            let x = 2 * q;
+            let mut acc = stride2_row::<V, R, false>(job.src, kw, x, n, job.avail, None);
+            for i in 1..job.rows {
+                let p = job.src.add(i * job.row_step);
+                acc = stride2_row::<V, R, false>(p, kw, x, n, job.avail, acc);
+            }
+            let acc = acc.map(|v| v.deinterleave_order());
+            finish::<V, R>(acc, job, dst.add(q), n);
+            q += n;
+        }
     }
 }

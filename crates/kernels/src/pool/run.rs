@@ -213,6 +213,7 @@ unsafe fn pool_row<V: F32Vector, R: Reduce, const M: u8>(
         dilation: w.dilation,
         count: hi - lo,
         divisor: divisor as f32,
+        divisor_is_pow2: divisor.is_power_of_two(),
         activation: plan.activation,
     };
     let dst = out[lo..hi].as_mut_ptr();

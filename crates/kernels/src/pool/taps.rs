@@ -51,6 +51,29 @@ pub(crate) unsafe fn load_pairs<V: F32Vector>(p: *const f32, span: usize, avail:
     }
 }
 
+/// [`load_pairs`] with the lanes in the level's unordered deinterleave order.
+///
+/// # Safety
+/// As [`load_pairs`].
+#[inline(always)]
+pub(crate) unsafe fn load_pairs_unordered<V: F32Vector>(
+    p: *const f32,
+    span: usize,
+    avail: usize,
+) -> (V, V) {
+    let want = if avail >= 2 * V::LANES {
+        2 * V::LANES
+    } else {
+        span
+    };
+    // SAFETY: `want <= avail` elements from `p` are readable.
+    unsafe {
+        let lo = load_upto::<V>(p, want);
+        let hi = load_upto::<V>(p.add(V::LANES.min(want)), want.saturating_sub(V::LANES));
+        lo.deinterleave_unordered(hi)
+    }
+}
+
 /// `p[0], p[s], …, p[(n−1)·s]` in the first `n` lanes, for any stride `s`.
 ///
 /// # Safety

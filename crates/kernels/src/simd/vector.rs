@@ -117,6 +117,18 @@ pub(crate) trait F32Vector: Copy {
         // SAFETY: `LANES <= 64`.
         unsafe { (Self::load(even.as_ptr()), Self::load(odd.as_ptr())) }
     }
+    /// [`F32Vector::deinterleave`] up to a fixed lane permutation shared by every call at
+    /// this level, undone by [`F32Vector::deinterleave_order`]. Lane-wise work between the two
+    /// commutes with the permutation, so a kernel deinterleaves many times and reorders once
+    /// (AVX2: `shufps` per deinterleave, one `vpermpd` per result vector).
+    unsafe fn deinterleave_unordered(self, hi: Self) -> (Self, Self) {
+        // SAFETY: forwarded contract.
+        unsafe { self.deinterleave(hi) }
+    }
+    /// Puts the lanes of a result of [`F32Vector::deinterleave_unordered`] in order.
+    unsafe fn deinterleave_order(self) -> Self {
+        self
+    }
     /// Loads `p[0], p[stride], …, p[(n−1)·stride]` (`1 <= n <= LANES`) into the first `n`
     /// lanes, the other lanes zero. Reads only those elements.
     unsafe fn load_strided(p: *const f32, stride: usize, n: usize) -> Self {

@@ -121,7 +121,7 @@ fn exp_is_accurate_at_every_level() {
 struct PoolOps<'a> {
     a: &'a [f32; 128],
     b: &'a [f32; 64],
-    out: &'a mut [[f32; 64]; 4],
+    out: &'a mut [[f32; 64]; 6],
     stride: usize,
     n: usize,
 }
@@ -143,6 +143,12 @@ impl SimdKernel for PoolOps<'_> {
             even.store(self.out[1].as_mut_ptr());
             odd.store(self.out[2].as_mut_ptr());
             V::load_strided(self.a.as_ptr(), self.stride, self.n).store(self.out[3].as_mut_ptr());
+            // Unordered deinterleave, a lane-wise op, then one reorder.
+            let (e, o) = lo.deinterleave_unordered(hi);
+            e.deinterleave_order().store(self.out[4].as_mut_ptr());
+            e.add(o)
+                .deinterleave_order()
+                .store(self.out[5].as_mut_ptr());
         }
     }
 }
@@ -171,7 +177,7 @@ fn pooling_ops_at_every_level() {
             (7, lanes.min(18)),
             (2, lanes - 1),
         ] {
-            let mut out = [[-99.0f32; 64]; 4];
+            let mut out = [[-99.0f32; 64]; 6];
             dispatch(
                 level,
                 PoolOps {
@@ -202,6 +208,13 @@ fn pooling_ops_at_every_level() {
                     a[2 * i + 1].to_bits(),
                     "{level} odd {i}"
                 );
+                assert_eq!(
+                    out[4][i].to_bits(),
+                    a[2 * i].to_bits(),
+                    "{level} unordered {i}"
+                );
+                let sum = a[2 * i] + a[2 * i + 1];
+                assert!(same_bits(out[5][i], sum), "{level} unordered sum {i}");
                 let want = if i < n { a[i * stride] } else { 0.0 };
                 assert_eq!(
                     out[3][i].to_bits(),
@@ -211,4 +224,8 @@ fn pooling_ops_at_every_level() {
             }
         }
     }
+}
+
+fn same_bits(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }

@@ -120,4 +120,18 @@ impl F32Vector for Avx2Fma {
         };
         (Avx2Fma(order(even)), Avx2Fma(order(odd)))
     }
+    #[inline(always)]
+    unsafe fn deinterleave_unordered(self, hi: Self) -> (Self, Self) {
+        // Lanes [e0 e2 e8 e10 | e4 e6 e12 e14] (in units of the 2·8 inputs).
+        (
+            Avx2Fma(_mm256_shuffle_ps::<0b10_00_10_00>(self.0, hi.0)),
+            Avx2Fma(_mm256_shuffle_ps::<0b11_01_11_01>(self.0, hi.0)),
+        )
+    }
+    #[inline(always)]
+    unsafe fn deinterleave_order(self) -> Self {
+        Avx2Fma(_mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(
+            _mm256_castps_pd(self.0),
+        )))
+    }
 }
