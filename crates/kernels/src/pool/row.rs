@@ -58,7 +58,9 @@ unsafe fn finish<V: F32Vector, R: super::reduce::Reduce>(
                 v.div(V::splat(job.divisor))
             };
         }
-        let v = activate::<V>(v, job.activation);
+        if job.activation != Activation::Identity {
+            v = activate::<V>(v, job.activation);
+        }
         if n == V::LANES {
             v.store(dst);
         } else {
