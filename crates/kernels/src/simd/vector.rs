@@ -62,26 +62,6 @@ pub(crate) trait F32Vector: Copy {
     unsafe fn round(self) -> Self;
     /// Lane-wise `2^n` for lanes holding integers in `−126..=127`.
     unsafe fn pow2i(self) -> Self;
-    /// Splits the `2·LANES` values `a ++ b` by position parity: `(a0 a2 … b0 b2 …,
-    /// a1 a3 … b1 b3 …)`. Strided (stride-2) convolution rows use it to split an input row
-    /// into its two column phases with vector loads.
-    unsafe fn deinterleave2(a: Self, b: Self) -> (Self, Self) {
-        let mut buf = [0.0f32; 128];
-        let mut out = [0.0f32; 128];
-        // SAFETY: `LANES <= 64`, so `2·LANES` values fit both buffers.
-        unsafe {
-            a.store(buf.as_mut_ptr());
-            b.store(buf.as_mut_ptr().add(Self::LANES));
-            for i in 0..Self::LANES {
-                out[i] = buf[2 * i];
-                out[Self::LANES + i] = buf[2 * i + 1];
-            }
-            (
-                Self::load(out.as_ptr()),
-                Self::load(out.as_ptr().add(Self::LANES)),
-            )
-        }
-    }
     /// Sum of all lanes.
     unsafe fn reduce_sum(self) -> f32 {
         let mut buf = [0.0f32; 64];
@@ -98,6 +78,67 @@ pub(crate) trait F32Vector: Copy {
             .iter()
             .copied()
             .fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    /// Lane-wise maximum for pooling: NaN where either lane is NaN (any NaN payload), and
+    /// `self` where the lanes compare equal (so `−0.0` vs `+0.0` keeps `self`, the earlier tap).
+    unsafe fn max_nan(self, b: Self) -> Self {
+        let mut x = [0.0f32; 64];
+        let mut y = [0.0f32; 64];
+        // SAFETY: `LANES <= 64`.
+        unsafe {
+            self.store(x.as_mut_ptr());
+            b.store(y.as_mut_ptr());
+        }
+        for (x, y) in x[..Self::LANES].iter_mut().zip(&y[..Self::LANES]) {
+            if y.is_nan() || (*y > *x) {
+                *x = *y;
+            }
+        }
+        // SAFETY: `LANES <= 64`.
+        unsafe { Self::load(x.as_ptr()) }
+    }
+    /// Splits the `2·LANES` consecutive elements `self ++ hi` into their even-indexed and
+    /// odd-indexed elements, in order: `([e0, e2, …], [e1, e3, …])`. The stride-2 pooling
+    /// kernels use it instead of gathering one element at a time.
+    unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
+        let mut x = [0.0f32; 128];
+        let mut even = [0.0f32; 64];
+        let mut odd = [0.0f32; 64];
+        // SAFETY: `2·LANES <= 128`.
+        unsafe {
+            self.store(x.as_mut_ptr());
+            hi.store(x.as_mut_ptr().add(Self::LANES));
+        }
+        for i in 0..Self::LANES {
+            even[i] = x[2 * i];
+            odd[i] = x[2 * i + 1];
+        }
+        // SAFETY: `LANES <= 64`.
+        unsafe { (Self::load(even.as_ptr()), Self::load(odd.as_ptr())) }
+    }
+    /// [`F32Vector::deinterleave`] up to a fixed lane permutation shared by every call at
+    /// this level, undone by [`F32Vector::deinterleave_order`]. Lane-wise work between the two
+    /// commutes with the permutation, so a kernel deinterleaves many times and reorders once
+    /// (AVX2: `shufps` per deinterleave, one `vpermpd` per result vector).
+    unsafe fn deinterleave_unordered(self, hi: Self) -> (Self, Self) {
+        // SAFETY: forwarded contract.
+        unsafe { self.deinterleave(hi) }
+    }
+    /// Puts the lanes of a result of [`F32Vector::deinterleave_unordered`] in order.
+    unsafe fn deinterleave_order(self) -> Self {
+        self
+    }
+    /// Loads `p[0], p[stride], …, p[(n−1)·stride]` (`1 <= n <= LANES`) into the first `n`
+    /// lanes, the other lanes zero. Reads only those elements.
+    unsafe fn load_strided(p: *const f32, stride: usize, n: usize) -> Self {
+        let mut buf = [0.0f32; 64];
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            // SAFETY: the caller guarantees `p[i·stride]` is readable for `i < n`.
+            *b = unsafe { *p.add(i * stride) };
+        }
+        // SAFETY: `LANES <= 64`.
+        unsafe { Self::load(buf.as_ptr()) }
     }
 
     /// Lane-wise `e^x` for the activation epilogues (Cephes' `expf`: `x = n·ln2 + r`, a

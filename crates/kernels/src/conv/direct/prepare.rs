@@ -101,7 +101,7 @@ impl RowPrep {
     }
 
     /// [`RowPrep::prepare_row`] with vector loads and stores: a padded copy for stride 1, an
-    /// in-register even/odd split ([`F32Vector::deinterleave2`]) of the interior for stride
+    /// in-register even/odd split ([`F32Vector::deinterleave`]) of the interior for stride
     /// 2, the scalar loop for the borders and larger strides. Same values as the scalar
     /// version (pure data movement).
     ///
@@ -141,7 +141,7 @@ impl RowPrep {
                     // and 1 lie in dst[..2·len].
                     unsafe {
                         let s = src.as_ptr().add(2 * j - left);
-                        let (e, o) = V::deinterleave2(V::load(s), V::load(s.add(lanes)));
+                        let (e, o) = V::load(s).deinterleave(V::load(s.add(lanes)));
                         e.store(dst.as_mut_ptr().add(j));
                         o.store(dst.as_mut_ptr().add(len + j));
                     }
