@@ -3,6 +3,7 @@
 
 use super::layout::WinogradLayout;
 use super::transforms::WinogradTile;
+use super::unroll::unroll8;
 use crate::simd::F32Vector;
 
 /// Copies the input rows one unit needs of one channel into `strip` as `[row][phase][j]`:
@@ -46,11 +47,13 @@ pub(crate) fn deinterleave_strip(
 /// # Safety
 /// The [`F32Vector`] contract must hold.
 #[inline(always)]
-pub(crate) unsafe fn dot<V: F32Vector>(coeffs: &[f32], x: &[V]) -> V {
+pub(crate) unsafe fn dot<V: F32Vector>(coeffs: &[f32], x: &[V; 8]) -> V {
     // SAFETY: (whole body) lane-wise arithmetic under the forwarded contract.
     unsafe {
         let mut acc = V::splat(-0.0);
-        for (k, &c) in coeffs.iter().enumerate() {
+        let n = coeffs.len();
+        unroll8!(k < n, {
+            let c = coeffs[k];
             if c == 1.0 {
                 acc = acc.add(x[k]);
             } else if c == -1.0 {
@@ -58,7 +61,7 @@ pub(crate) unsafe fn dot<V: F32Vector>(coeffs: &[f32], x: &[V]) -> V {
             } else if c != 0.0 {
                 acc = x[k].mul_add(V::splat(c), acc);
             }
-        }
+        });
         acc
     }
 }
@@ -89,29 +92,25 @@ pub(crate) unsafe fn input_tiles<V: F32Vector, T: WinogradTile>(
     // tx0 + k div m + LANES ≤ xw); writes are the n lanes of each ξ row the caller provides.
     unsafe {
         let mut t = [[V::zero(); 8]; 8];
-        for (r, trow) in t.iter_mut().enumerate().take(a) {
+        unroll8!(r < a, {
             let mut d = [V::zero(); 8];
-            for (k, dk) in d.iter_mut().enumerate().take(a) {
-                *dk = V::load(strip.add((r * m + k % m) * xw + tx0 + k / m));
-            }
-            for (l, tl) in trow.iter_mut().enumerate().take(a) {
-                *tl = dot::<V>(&T::BT[l * a..(l + 1) * a], &d);
-            }
-        }
-        for l in 0..a {
-            let mut col = [V::zero(); 8];
-            for (cr, tr) in col.iter_mut().zip(&t).take(a) {
-                *cr = tr[l];
-            }
-            for i in 0..a {
-                let v = dot::<V>(&T::BT[i * a..(i + 1) * a], &col);
+            unroll8!(k < a, {
+                d[k] = V::load(strip.add((r * m + k % m) * xw + tx0 + k / m));
+            });
+            unroll8!(l < a, {
+                t[l][r] = dot::<V>(&T::BT[l * a..(l + 1) * a], &d);
+            });
+        });
+        unroll8!(l < a, {
+            unroll8!(i < a, {
+                let v = dot::<V>(&T::BT[i * a..(i + 1) * a], &t[l]);
                 let dst = out.add((i * a + l) * xi_stride);
                 if n == V::LANES {
                     v.store(dst);
                 } else {
                     v.store_partial(dst, n);
                 }
-            }
-        }
+            });
+        });
     }
 }

@@ -34,7 +34,7 @@ const UNIT_L2_BYTES: usize = 512 * 1024;
 /// Tiles per work unit are kept within these bounds whatever the cache budget says: below 16
 /// the GEMMs reuse each transformed filter too little, above 96 the unit outgrows L2 on every
 /// benchmark case.
-const MIN_UNIT_TILES: usize = 16;
+const MIN_UNIT_TILES: usize = 32;
 const MAX_UNIT_TILES: usize = 96;
 
 /// Rows of the transform-domain GEMM output per micro-kernel tile (the `MR` of the packed
@@ -118,7 +118,7 @@ impl WinogradLayout {
         let per_tile = a2 * (cg + kg_pad) * 4;
         let target = (UNIT_L2_BYTES / per_tile.max(1)).clamp(MIN_UNIT_TILES, MAX_UNIT_TILES);
         let mut tile_rows = (target / tiles_x).clamp(1, tiles_y);
-        if desc.batch() == 1 && tiles_y >= 2 {
+        if desc.batch() == 1 && tiles_y.div_ceil(2) * tiles_x >= MIN_UNIT_TILES {
             tile_rows = tile_rows.min(tiles_y.div_ceil(2));
         }
         let unit_tiles = mul(tile_rows, tiles_x, "winograd tiles per unit")?;

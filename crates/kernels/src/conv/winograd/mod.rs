@@ -19,6 +19,7 @@ mod input_transform;
 pub(crate) mod layout;
 mod output_transform;
 mod transforms;
+mod unroll;
 
 use self::f32_gemm_mrx3v::gemm;
 use self::input_transform::{deinterleave_strip, input_tiles};

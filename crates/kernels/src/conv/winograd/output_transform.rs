@@ -3,6 +3,7 @@
 
 use super::input_transform::dot;
 use super::transforms::WinogradTile;
+use super::unroll::unroll8;
 use crate::epilogue::{activate, Activation};
 use crate::simd::F32Vector;
 
@@ -46,26 +47,30 @@ pub(crate) unsafe fn output_tiles<V: F32Vector, T: WinogradTile>(
     // SAFETY: (whole body) reads as the caller guarantees; every write is checked against
     // `rows.rows` and `rows.cols` before it is made; `buf` as the caller guarantees.
     unsafe {
+        // u[o][i] (transposed, so the column pass reads a row).
         let mut u = [[V::zero(); 8]; 8];
-        for (i, urow) in u.iter_mut().enumerate().take(a) {
+        unroll8!(i < a, {
             let mut s = [V::zero(); 8];
-            for (j, sj) in s.iter_mut().enumerate().take(a) {
-                *sj = V::load(mat.add((i * a + j) * xi_stride));
-            }
-            for (o, uo) in urow.iter_mut().enumerate().take(m) {
-                *uo = dot::<V>(&T::AT[o * a..(o + 1) * a], &s);
-            }
-        }
+            unroll8!(j < a, {
+                s[j] = V::load(mat.add((i * a + j) * xi_stride));
+            });
+            unroll8!(o < m, {
+                u[o][i] = dot::<V>(&T::AT[o * a..(o + 1) * a], &s);
+            });
+        });
         let b = V::splat(bias);
         // y[p][o] for one lane group, stored lane-major so the interleave reads it by tile.
-        for o in 0..m {
-            let mut col = [V::zero(); 8];
-            for (ci, ui) in col.iter_mut().zip(&u).take(a) {
-                *ci = ui[o];
-            }
-            for p in 0..rows.rows {
-                let y = dot::<V>(&T::AT[p * a..(p + 1) * a], &col).add(b);
-                activate::<V>(y, activation).store(buf.add((p * m + o) * V::LANES));
+        unroll8!(o < m, {
+            unroll8!(p < m, {
+                let y = dot::<V>(&T::AT[p * a..(p + 1) * a], &u[o]).add(b);
+                y.store(buf.add((p * m + o) * V::LANES));
+            });
+        });
+        // One activation loop (not m² inlined copies of it).
+        if activation != Activation::Identity {
+            for i in 0..rows.rows * m {
+                let p = buf.add(i * V::LANES);
+                activate::<V>(V::load(p), activation).store(p);
             }
         }
         let x0 = tx0 * m;
