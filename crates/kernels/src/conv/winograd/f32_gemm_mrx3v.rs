@@ -7,7 +7,8 @@
 //!   U[c][0]   bcast  ─►  acc[0][0] acc[0][1] acc[0][2]
 //!   U[c][1]   bcast  ─►  acc[1][0] acc[1][1] acc[1][2]
 //!    ...                  ...       (MR × NV accumulators: 8 × 3 = 24 zmm at AVX-512,
-//!   U[c][MR−1] bcast ─►  acc[MR−1][·]        4 × 3 = 12 ymm/xmm at 16-register levels)
+//!   U[c][MR−1] bcast ─►  acc[MR−1][·]        6 × 2 = 12 ymm/xmm at 16-register levels:
+//!                                            4 × 3 spilled one accumulator, measured on AVX2)
 //! ```
 
 use crate::simd::F32Vector;
@@ -53,15 +54,15 @@ pub(crate) unsafe fn gemm_tile<V: F32Vector, const MR: usize, const NV: usize>(
     }
 }
 
-/// `M[0..k_pad][0..t_len] = U · V` for one transform point: column blocks of 3, 2, then 1
-/// vector, row blocks of `MR`. `t_len` is a multiple of `LANES`, `k_pad` of `MR`.
+/// `M[0..k_pad][0..t_len] = U · V` for one transform point: column blocks of `NV_MAX` (≤ 3)
+/// vectors while they fit, then fewer; row blocks of `MR`. `t_len` is a multiple of `LANES`, `k_pad` of `MR`.
 ///
 /// # Safety
 /// As [`gemm_tile`] for every block: `u[..k_pad·c_len]`, `v` rows of `t_len` at `v_stride`
 /// for `c < c_len`, `out` rows of `t_len` at `out_stride` for `k < k_pad`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm<V: F32Vector, const MR: usize>(
+pub(crate) unsafe fn gemm<V: F32Vector, const MR: usize, const NV_MAX: usize>(
     u: *const f32,
     v: *const f32,
     v_stride: usize,
@@ -77,7 +78,7 @@ pub(crate) unsafe fn gemm<V: F32Vector, const MR: usize>(
     // matching `U` panel and `V` columns, as the caller guarantees.
     unsafe {
         while t < t_len {
-            let nv = ((t_len - t) / l).min(3);
+            let nv = ((t_len - t) / l).min(NV_MAX);
             let mut k = 0;
             while k < k_pad {
                 let (up, vp, op) = (u.add(k * c_len), v.add(t), out.add(k * out_stride + t));

@@ -31,10 +31,14 @@ pub(crate) fn deinterleave_strip(
         }
         let src = &plane[y as usize * width..][..width];
         for (p, dst) in rows.chunks_exact_mut(xw).enumerate() {
-            for (j, d) in dst.iter_mut().enumerate() {
-                // Wrapping: columns left of the image become huge and fail the bound.
-                let x = (j * m + p).wrapping_sub(left);
-                *d = if x < width { src[x] } else { 0.0 };
+            // Column x = j·m + p − left is inside the image for j in lo..hi.
+            let lo = left.saturating_sub(p).div_ceil(m).min(xw);
+            let hi = (width + left).saturating_sub(p).div_ceil(m).clamp(lo, xw);
+            dst[..lo].fill(0.0);
+            dst[hi..].fill(0.0);
+            let x0 = lo * m + p - left;
+            for (j, d) in dst[lo..hi].iter_mut().enumerate() {
+                *d = src[x0 + j * m];
             }
         }
     }

@@ -38,12 +38,12 @@ const MIN_UNIT_TILES: usize = 32;
 const MAX_UNIT_TILES: usize = 96;
 
 /// Rows of the transform-domain GEMM output per micro-kernel tile (the `MR` of the packed
-/// filters): 8 with 32 vector registers (8 × 3 accumulators), 4 with 16.
+/// filters): 8 with 32 vector registers (8 × 3 accumulators), 6 with 16 (6 × 2).
 pub(crate) const fn gemm_mr(level: Level) -> usize {
     if level.lanes() >= 16 {
         8
     } else {
-        4
+        6
     }
 }
 

@@ -241,9 +241,9 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
                 let v = s.v_buf.as_ptr().add(xi * cg * ts);
                 let o = s.m_buf.as_mut_ptr().add(xi * kg_pad * ts);
                 if mr == 8 {
-                    gemm::<V, 8>(u, v, ts, cg, o, ts, kg_pad, t_len);
+                    gemm::<V, 8, 3>(u, v, ts, cg, o, ts, kg_pad, t_len);
                 } else {
-                    gemm::<V, 4>(u, v, ts, cg, o, ts, kg_pad, t_len);
+                    gemm::<V, 6, 2>(u, v, ts, cg, o, ts, kg_pad, t_len);
                 }
             }
         }
