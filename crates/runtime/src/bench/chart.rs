@@ -15,6 +15,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 const OURS: RGBColor = RGBColor(31, 119, 180);
 const PEER: RGBColor = RGBColor(160, 160, 160);
 const PEAK: RGBColor = RGBColor(214, 39, 40);
+/// Pixels below each plot for the rotated case names.
+const LABEL_STRIP: u32 = 170;
 
 /// One case's bars.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,35 +66,43 @@ fn panel<DB: DrawingBackend>(
         .chain(peak)
         .fold(0.0f64, f64::max)
         .max(1e-3)
-        * 1.12;
-    let mut chart = ChartBuilder::on(area)
+        * 1.35; // head room for the legend
+                // plotters centres rotated axis labels on their tick, so half of each name would sit
+                // inside the plot: the names are drawn by hand, left-anchored, in a strip below it.
+    let (_, height) = area.dim_in_pixel();
+    let (plot_area, label_strip) = area.split_vertically(height.saturating_sub(LABEL_STRIP));
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 16))
         .margin(8)
-        .x_label_area_size(150)
+        .x_label_area_size(4)
         .y_label_area_size(56)
         // Case i is centred on x = i, so integer key points (one per case) label the groups.
         .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..top)
         .map_err(err)?;
-    let names: Vec<String> = bars.iter().map(|b| b.case.clone()).collect();
-    let label = move |v: &f64| {
-        if (v - v.round()).abs() > 1e-6 || *v < 0.0 {
-            return String::new();
-        }
-        names.get(v.round() as usize).cloned().unwrap_or_default()
-    };
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&label)
-        .x_label_style(
-            ("sans-serif", 12)
-                .into_font()
-                .transform(FontTransform::Rotate90),
-        )
+        .x_labels(0)
+        .light_line_style(WHITE)
         .y_desc(unit)
         .draw()
         .map_err(err)?;
+    let (strip_x, strip_y) = label_strip.get_base_pixel();
+    let name_style = ("sans-serif", 12)
+        .into_font()
+        .transform(FontTransform::Rotate90)
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, b) in bars.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64, 0.0));
+        label_strip
+            .draw(&Text::new(
+                b.case.clone(),
+                (x - strip_x, (y - strip_y).max(0) + 6),
+                name_style.clone(),
+            ))
+            .map_err(err)?;
+    }
     let value_style = ("sans-serif", 10)
         .into_font()
         .color(&BLACK)
@@ -206,7 +216,7 @@ pub fn render_svg(
     } else {
         0
     };
-    let width = (conv_w + pool_w).max(400);
+    let width = (conv_w + pool_w).max(12 * title.len() as u32).max(400);
     let row_h = 520u32;
     let height = 40 + row_h * rows.len() as u32;
     let mut svg = String::new();

@@ -1,6 +1,7 @@
 //! Figures of other libraries, from JSON lines in the format of the shared
 //! `peers-best.jsonl`: one object per (peer, threads, case) with at least `"peer"`,
-//! `"threads"`, `"case"` and `"gflops"` (for pooling cases that field holds output Gelem/s).
+//! `"threads"`, `"case"` and `"gflops"` (pooling cases: output Gelem/s in `"gelems"` or
+//! `"gelem_per_s"`, the field `convkit bench --json` writes).
 
 use std::collections::HashMap;
 
@@ -20,7 +21,7 @@ pub struct Peers {
 }
 
 impl Peers {
-    /// Parses JSON lines. Lines without a numeric `gflops` (whole-network or call-overhead
+    /// Parses JSON lines. Lines without a numeric rate (whole-network or call-overhead
     /// entries) and entries with a `"layout"` other than NCHW (they time another problem:
     /// `torch_nhwc` takes channels-last tensors) are ignored; a line that is not a JSON object
     /// is an error naming its line number.
@@ -39,7 +40,9 @@ impl Peers {
                 obj.get("peer").and_then(|v| v.as_str()),
                 obj.get("threads").and_then(|v| v.as_u64()),
                 obj.get("case").and_then(|v| v.as_str()),
-                obj.get("gflops").and_then(|v| v.as_f64()),
+                ["gflops", "gelems", "gelem_per_s"]
+                    .iter()
+                    .find_map(|k| obj.get(*k).and_then(|v| v.as_f64())),
             ) else {
                 continue;
             };
@@ -99,10 +102,12 @@ mod tests {
 {"peer": "ort", "threads": 1, "case": "a", "gflops": 12.0}
 {"peer": "torch_nhwc", "threads": 1, "case": "a", "gflops": 50.0, "layout": "NHWC"}
 {"peer": "ort", "threads": 2, "case": "a", "gflops": 20.0}
+{"peer": "ort", "threads": 1, "case": "pool", "gelems": 1.5, "unit": "Gelem/s"}
 {"peer": "ort", "threads": 1, "case": "lenet_full_b1", "images_per_s": 5.0}
 "#;
         let p = Peers::parse(text).unwrap();
-        assert_eq!(p.len(), 2);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.best("pool", 1).unwrap().gflops, 1.5);
         assert_eq!(p.best("a", 1).unwrap().peer, "ort");
         assert_eq!(p.best("a", 2).unwrap().gflops, 20.0);
         assert!(p.best("a", 3).is_none());

@@ -41,10 +41,10 @@ pub struct BenchArgs {
     /// Write an SVG bar chart of the results to FILE.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
-    /// Other libraries' figures (JSON lines with peer, threads, case, gflops): the best per
-    /// case and thread count is shown in the table and the chart.
+    /// Other libraries' figures (JSON lines with peer, threads, case, gflops; repeatable):
+    /// the best per case and thread count is shown in the table and the chart.
     #[arg(long, value_name = "FILE.jsonl")]
-    peers: Option<PathBuf>,
+    peers: Vec<PathBuf>,
     /// SIMD level for the kernels (portable, sse2, avx2, avx512, neon). Default: the best one.
     #[arg(long, value_name = "LEVEL")]
     simd: Option<String>,
@@ -132,12 +132,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let algos = algorithms(&args.algo)?;
     let level = level(args.simd.as_deref())?;
     let cases = selected_cases(&args)?;
-    let peers = args
-        .peers
-        .as_deref()
-        .map(Peers::load)
-        .transpose()
-        .map_err(|e| anyhow!(e))?;
+    let peers = if args.peers.is_empty() {
+        None
+    } else {
+        let texts = args
+            .peers
+            .iter()
+            .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+            .collect::<Result<Vec<_>>>()?;
+        Some(Peers::parse(&texts.join("\n")).map_err(|e| anyhow!("--peers: {e}"))?)
+    };
     let timing = TimingOptions::with_min_time(args.min_time);
     let mut threads = args.threads.clone();
     threads.dedup();
