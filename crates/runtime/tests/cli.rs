@@ -191,3 +191,34 @@ fn info_prints_levels_versions_and_algorithms() {
         .iter()
         .any(|a| a == "auto"));
 }
+
+#[test]
+fn from_reports_a_saved_run_as_markdown() {
+    let out = convkit(&[
+        "bench",
+        "--case",
+        "lenet_c1_b1",
+        "--json",
+        "--min-time",
+        "0.01",
+    ]);
+    assert!(out.status.success());
+    let dir = std::env::temp_dir().join(format!("convkit-cli-from-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let saved = dir.join("run.jsonl");
+    std::fs::write(&saved, &out.stdout).unwrap();
+    let out = convkit(&["bench", "--from", saved.to_str().unwrap(), "--markdown"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.starts_with("| case |"), "{md}");
+    assert!(md.contains("| lenet_c1_b1 | 1 |"), "{md}");
+    assert!(md.contains("FMA peak"), "{md}");
+    std::fs::write(&saved, "{\"nope\": 1}\n").unwrap();
+    let out = convkit(&["bench", "--from", saved.to_str().unwrap()]);
+    assert!(!out.status.success());
+    std::fs::remove_dir_all(&dir).ok();
+}

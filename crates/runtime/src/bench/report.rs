@@ -161,6 +161,105 @@ impl BenchResult {
         }
         Value::Object(m)
     }
+
+    /// Reads back a line written by [`BenchResult::to_json`] (`None` if it is not one).
+    pub fn from_json(v: &Value) -> Option<BenchResult> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let num = |k: &str| v.get(k).and_then(Value::as_f64);
+        let rate = match (num("gflops"), num("gelem_per_s")) {
+            (Some(g), _) => Some(Rate::Gflops(g)),
+            (None, Some(e)) => Some(Rate::GelemPerS(e)),
+            (None, None) if v.get("gelem_per_s").is_some() => Some(Rate::GelemPerS(f64::NAN)),
+            (None, None) => None,
+        };
+        let algorithm = text("algorithm")?;
+        Some(BenchResult {
+            case: text("case")?,
+            requested: text("requested").unwrap_or_else(|| algorithm.clone()),
+            algorithm,
+            level: text("level").unwrap_or_default(),
+            threads: v.get("threads").and_then(Value::as_u64)? as usize,
+            ms_median: num("ms_median"),
+            rate,
+            peak_fraction: num("peak_fraction"),
+            reps: v.get("reps").and_then(Value::as_u64).unwrap_or(0) as usize,
+            skipped: text("skipped"),
+        })
+    }
+
+    /// The peak this row records, for rows of case `fma_peak`.
+    pub fn as_peak(&self) -> Option<Peak> {
+        if self.case != "fma_peak" {
+            return None;
+        }
+        Some(Peak {
+            threads: self.threads,
+            level: convkit_kernels::Level::from_name(&self.level)?,
+            gflops: self.value()?,
+        })
+    }
+}
+
+/// The results as a Markdown table (for `docs/benchmarks.md`), with the best peer and our
+/// ratio to it when `peers` is given, followed by the peaks of `fma_peak` rows.
+pub fn markdown(results: &[BenchResult], peers: Option<&Peers>) -> String {
+    let mut out = String::from(
+        "| case | threads | algorithm | ms median | GFLOP/s | % of peak | best peer | ratio |\n\
+         |---|---:|---|---:|---:|---:|---|---:|\n",
+    );
+    let mut peaks = Vec::new();
+    for r in results {
+        if let Some(p) = r.as_peak() {
+            peaks.push(p);
+            continue;
+        }
+        let algo = if r.requested == "auto" {
+            format!("{} (auto)", r.algorithm)
+        } else {
+            r.algorithm.clone()
+        };
+        let (ms, rate) = match (&r.skipped, r.ms_median, r.value()) {
+            (Some(why), _, _) => (format!("skipped: {why}"), String::new()),
+            (None, Some(ms), Some(v)) => (
+                format!("{ms:.4}"),
+                if r.is_pool() {
+                    format!("{v:.3} Gelem/s")
+                } else {
+                    format!("{v:.2}")
+                },
+            ),
+            _ => (String::new(), String::new()),
+        };
+        let pf = r
+            .peak_fraction
+            .map_or(String::new(), |f| format!("{:.1}%", 100.0 * f));
+        let (peer, ratio) = match (peers.and_then(|p| p.best(&r.case, r.threads)), r.value()) {
+            (Some(p), Some(v)) => (
+                format!("{} {:.2}", p.peer, p.gflops),
+                format!("{:.2}x", v / p.gflops),
+            ),
+            (Some(p), None) => (format!("{} {:.2}", p.peer, p.gflops), String::new()),
+            _ => (String::new(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.case, r.threads, algo, ms, rate, pf, peer, ratio
+        );
+    }
+    if !peaks.is_empty() {
+        let list: Vec<String> = peaks
+            .iter()
+            .map(|p| format!("{:.1} GFLOP/s on {} thread(s)", p.gflops, p.threads))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nFMA peak ({}) measured at the start of the run: {}.",
+            peaks[0].level,
+            list.join(", ")
+        );
+    }
+    out
 }
 
 /// The text table: case, algorithm, level, threads, median ms, rate, % of peak, and with
@@ -284,5 +383,29 @@ mod tests {
         assert!(t.contains("2.00x"), "{t}");
         assert!(t.contains("skipped: stride 2"), "{t}");
         assert!(t.contains("50.0%"), "{t}");
+    }
+
+    #[test]
+    fn json_round_trips_and_renders_as_markdown() {
+        let rows = sample();
+        let back: Vec<BenchResult> = rows
+            .iter()
+            .map(|r| {
+                let line = r.to_json().to_string();
+                BenchResult::from_json(&serde_json::from_str(&line).unwrap()).unwrap()
+            })
+            .collect();
+        assert_eq!(back[1], rows[1]);
+        assert_eq!(back[2], rows[2]);
+        assert_eq!(back[0].as_peak().unwrap().gflops, 100.0);
+        assert_eq!(back[3].skipped, rows[3].skipped);
+        let md = markdown(&back, None);
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("| ")).count(),
+            4,
+            "{md}"
+        );
+        assert!(md.contains("FMA peak (avx512) measured"), "{md}");
+        assert!(BenchResult::from_json(&serde_json::json!({"x": 1})).is_none());
     }
 }

@@ -4,7 +4,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use convkit_kernels::{simd, Algorithm, Error, Level};
 use convkit_runtime::bench::cases::{find_case, public_case_names};
 use convkit_runtime::bench::peers::Peers;
-use convkit_runtime::bench::report::{table, BenchResult};
+use convkit_runtime::bench::report::{markdown, table, BenchResult};
 use convkit_runtime::bench::{
     chart, measure, measure_peak, parse_shape, public_cases, Case, CaseKind, Peak, TimingOptions,
     Workload,
@@ -52,6 +52,13 @@ pub struct BenchArgs {
     /// they take over max(5·this, 2 s).
     #[arg(long, value_name = "SECONDS", default_value_t = 0.3)]
     min_time: f64,
+    /// Print the table as Markdown (as in docs/benchmarks.md).
+    #[arg(long)]
+    markdown: bool,
+    /// Do not measure: report the results of an earlier `--json` run read from FILE (table,
+    /// --markdown, --svg, --peers apply).
+    #[arg(long, value_name = "FILE.jsonl")]
+    from: Option<PathBuf>,
     /// List the public cases and exit.
     #[arg(long)]
     list: bool,
@@ -142,6 +149,39 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .collect::<Result<Vec<_>>>()?;
         Some(Peers::parse(&texts.join("\n")).map_err(|e| anyhow!("--peers: {e}"))?)
     };
+    if let Some(path) = &args.from {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut results = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}", path.display(), i + 1))?;
+            let row = BenchResult::from_json(&v).ok_or_else(|| {
+                anyhow!(
+                    "{} line {}: not a convkit bench result",
+                    path.display(),
+                    i + 1
+                )
+            })?;
+            results.push(row);
+        }
+        let peaks: Vec<Peak> = results.iter().filter_map(BenchResult::as_peak).collect();
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            for r in &results {
+                writeln!(out, "{}", r.to_json())?;
+            }
+        }
+        let level = results
+            .iter()
+            .find(|r| r.case != "fma_peak")
+            .and_then(|r| Level::from_name(&r.level));
+        return report(&args, &results, &peaks, peers.as_ref(), level, &mut out);
+    }
     let timing = TimingOptions::with_min_time(args.min_time);
     let mut threads = args.threads.clone();
     threads.dedup();
@@ -231,8 +271,22 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if progress {
         eprint!("\r\x1b[K");
     }
-    if !args.json {
-        for p in &peaks {
+    report(&args, &results, &peaks, peers.as_ref(), level, &mut out)
+}
+
+/// Writes the table (text or Markdown, unless the rows were streamed as JSON) and the chart.
+fn report(
+    args: &BenchArgs,
+    results: &[BenchResult],
+    peaks: &[Peak],
+    peers: Option<&Peers>,
+    level: Option<Level>,
+    out: &mut impl Write,
+) -> Result<()> {
+    if args.markdown {
+        write!(out, "{}", markdown(results, peers))?;
+    } else if !args.json {
+        for p in peaks {
             writeln!(
                 out,
                 "FMA peak ({}, {} thread{}): {:.1} GFLOP/s",
@@ -247,15 +301,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .filter(|r| r.case != "fma_peak")
             .cloned()
             .collect();
-        write!(out, "{}", table(&rows, peers.as_ref()))?;
+        write!(out, "{}", table(&rows, peers))?;
     }
     if let Some(path) = &args.svg {
         let title = format!(
             "convkit bench: {} kernels, medians; FMA peak measured in the same run",
             level.unwrap_or_else(simd::active)
         );
-        let svg =
-            chart::render_svg(&results, &peaks, peers.as_ref(), &title).map_err(|e| anyhow!(e))?;
+        let svg = chart::render_svg(results, peaks, peers, &title).map_err(|e| anyhow!(e))?;
         std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

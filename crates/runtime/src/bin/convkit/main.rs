@@ -25,7 +25,7 @@ enum Command {
     /// Print the CPU's SIMD levels, thread count, crate versions and algorithms.
     Info(info::InfoArgs),
     /// Benchmark the public cases (or custom shapes) and report GFLOP/s and % of peak.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// LeNet: training, evaluation and inference.
     #[command(subcommand)]
     Lenet(lenet::LenetCommand),
@@ -34,7 +34,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Info(args) => info::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(*args),
         Command::Lenet(cmd) => lenet::run(cmd),
     };
     match result {
