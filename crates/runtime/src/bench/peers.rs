@@ -26,6 +26,13 @@ impl Peers {
     /// `torch_nhwc` takes channels-last tensors) are ignored; a line that is not a JSON object
     /// is an error naming its line number.
     pub fn parse(text: &str) -> Result<Peers, String> {
+        Peers::parse_excluding(text, &[])
+    }
+
+    /// Like [`Peers::parse`], leaving out the libraries named in `exclude` (for example
+    /// `ncnn`, whose 3×3 stride-1 figures are Winograd, to compare with the best
+    /// non-Winograd library as issue 3 does).
+    pub fn parse_excluding(text: &str, exclude: &[String]) -> Result<Peers, String> {
         let mut peers = Peers::default();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -46,6 +53,9 @@ impl Peers {
             ) else {
                 continue;
             };
+            if exclude.iter().any(|e| e == peer) {
+                continue;
+            }
             if obj
                 .get("layout")
                 .and_then(|v| v.as_str())
@@ -111,6 +121,9 @@ mod tests {
         assert_eq!(p.best("a", 1).unwrap().peer, "ort");
         assert_eq!(p.best("a", 2).unwrap().gflops, 20.0);
         assert!(p.best("a", 3).is_none());
+        let p = Peers::parse_excluding(text, &["ort".to_string()]).unwrap();
+        assert_eq!(p.best("a", 1).unwrap().peer, "torch");
+        assert!(p.best("a", 2).is_none());
         assert!(Peers::parse("{\"peer\": \n").is_err());
         assert!(Peers::parse("[1]").is_err());
     }

@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// the best per case and thread count is shown in the table and the chart.
     #[arg(long, value_name = "FILE.jsonl")]
     peers: Vec<PathBuf>,
+    /// Leave a library out of the --peers figures (repeatable), e.g. `--peer-exclude ncnn`
+    /// for the best non-Winograd library.
+    #[arg(long, value_name = "NAME")]
+    peer_exclude: Vec<String>,
     /// SIMD level for the kernels (portable, sse2, avx2, avx512, neon). Default: the best one.
     #[arg(long, value_name = "LEVEL")]
     simd: Option<String>,
@@ -147,7 +151,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .iter()
             .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
             .collect::<Result<Vec<_>>>()?;
-        Some(Peers::parse(&texts.join("\n")).map_err(|e| anyhow!("--peers: {e}"))?)
+        Some(
+            Peers::parse_excluding(&texts.join("\n"), &args.peer_exclude)
+                .map_err(|e| anyhow!("--peers: {e}"))?,
+        )
     };
     if let Some(path) = &args.from {
         let text =
