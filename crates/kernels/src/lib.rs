@@ -36,6 +36,9 @@ pub mod reference;
 pub mod simd;
 pub mod split;
 
+/// This crate's version (`CARGO_PKG_VERSION`), as printed by `convkit info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub use conv::{Algorithm, Conv2dPlan, ConvOptions};
 pub use descriptor::{Conv2d, Conv2dBuilder, Layout, Padding, Pool2d, Pool2dBuilder, PoolKind};
 pub use epilogue::Activation;

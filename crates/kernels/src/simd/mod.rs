@@ -9,6 +9,7 @@
 //! tests run each path on every level this CPU supports. See `docs/architecture.md`.
 
 mod detect;
+mod peak;
 mod portable;
 mod vector;
 
@@ -21,6 +22,7 @@ mod x86_avx512;
 #[cfg(target_arch = "x86_64")]
 mod x86_sse2;
 
+pub use peak::{fma_peak_flops, CHAINS as FMA_PEAK_CHAINS};
 pub(crate) use vector::F32Vector;
 
 #[cfg(target_arch = "aarch64")]
