@@ -13,7 +13,19 @@ use convkit_kernels::{Activation, Algorithm, Conv2d, Conv2dPlan, ConvOptions, Le
 use std::time::{Duration, Instant};
 
 /// (name, N, C, H=W, K, R=S, stride, pad)
-const CASES: &[(&str, usize, usize, usize, usize, usize, usize, usize)] = &[
+type Case = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
+/// The brief's public convolution cases.
+const CASES: &[Case] = &[
     ("resnet_1x1_256_64", 1, 256, 56, 64, 1, 1, 0),
     ("resnet_stem", 1, 3, 224, 64, 7, 2, 3),
     ("resnet_3x3_s2", 1, 64, 56, 128, 3, 2, 1),

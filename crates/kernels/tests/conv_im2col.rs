@@ -21,7 +21,11 @@ fn cases() -> u32 {
 }
 
 fn algorithms() -> Vec<Algorithm> {
-    vec![Algorithm::Im2colGemm, Algorithm::Im2colMatrixMultiply]
+    vec![
+        Algorithm::Im2colGemm,
+        #[cfg(feature = "std")]
+        Algorithm::Im2colMatrixMultiply,
+    ]
 }
 
 fn activations() -> [Activation; 5] {
@@ -491,6 +495,7 @@ fn bad_lengths_are_errors() {
 #[test]
 fn names_and_selection() {
     assert_eq!(Algorithm::from_name("im2col"), Some(Algorithm::Im2colGemm));
+    #[cfg(feature = "std")]
     assert_eq!(
         Algorithm::from_name("im2col-mm"),
         Some(Algorithm::Im2colMatrixMultiply)

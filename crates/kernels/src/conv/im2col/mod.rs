@@ -23,13 +23,15 @@ use crate::Conv2d;
 
 /// Output rows per work unit: about `target_pixels` output pixels per unit, an even number of
 /// units per image when there is more than one (so two threads split an image evenly), the
-/// rows spread evenly over the units.
+/// rows spread evenly over the units...
 fn rows_per_unit(desc: &Conv2d, target_pixels: usize) -> usize {
     let (p, q) = (desc.output_height(), desc.output_width());
     // p·q <= output_len, which the descriptor checked for overflow.
     let units = (p * q).div_ceil(target_pixels.max(1));
     let units = if units > 1 { units + units % 2 } else { 1 };
-    p.div_ceil(units).max(1)
+    // ... but never more than `target_pixels` per unit when a row fits, so a unit is one
+    // column block of the GEMM (resnet_stem: 3 rows of 112, not 4 rows split 384 + 64).
+    p.div_ceil(units).min(target_pixels / q.max(1)).max(1)
 }
 
 /// True when `B` is the input itself: 1×1 kernel, stride 1, no padding (dilation is then
