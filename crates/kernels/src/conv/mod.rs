@@ -5,6 +5,7 @@
 //! threads, [`Conv2dPlan::run_piece`] on [`OutputPiece`]s → the path's micro-kernels → the fused
 //! bias + activation epilogue.
 
+mod im2col;
 mod depthwise;
 mod direct;
 mod reference_path;
@@ -24,6 +25,15 @@ pub enum Algorithm {
     Auto,
     /// The plain-loop reference (slow; the oracle).
     Reference,
+    /// im2col + our packed GEMM: `B` packed straight from the image into scratch (read in
+    /// place for 1×1 stride-1 unpadded convolutions), bias and activation fused into the
+    /// micro-kernel's store. No allocation.
+    Im2colGemm,
+    /// Explicit im2col into scratch + `matrixmultiply::sgemm` + the SIMD epilogue: the GEMM
+    /// baseline benchmarks compare against. `std` only (`sgemm` allocates its packing
+    /// buffers on every call).
+    #[cfg(feature = "std")]
+    Im2colMatrixMultiply,
     /// Direct convolution vectorised along the output row, blocked over output channels
     /// (any shape; fastest for few channels and small images).
     Direct,
@@ -36,6 +46,9 @@ impl Algorithm {
     pub const ALL: &'static [Algorithm] = &[
         Algorithm::Auto,
         Algorithm::Reference,
+        Algorithm::Im2colGemm,
+        #[cfg(feature = "std")]
+        Algorithm::Im2colMatrixMultiply,
         Algorithm::Direct,
         Algorithm::Depthwise,
     ];
@@ -45,6 +58,9 @@ impl Algorithm {
         match self {
             Algorithm::Auto => "auto",
             Algorithm::Reference => "reference",
+            Algorithm::Im2colGemm => "im2col",
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => "im2col-mm",
             Algorithm::Direct => "direct",
             Algorithm::Depthwise => "depthwise",
         }
@@ -109,6 +125,9 @@ impl Conv2dPlan {
         // One match decides both the work split and the scratch: they cannot drift apart.
         let (rows_per_unit, scratch_len) = match algorithm {
             Algorithm::Auto | Algorithm::Reference => (1, 0),
+            Algorithm::Im2colGemm => im2col::gemm_layout(desc, level)?,
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => im2col::matrixmultiply_layout(desc, level)?,
             Algorithm::Direct => direct::decide(desc, level)?,
             Algorithm::Depthwise => depthwise::decide(desc, level)?,
         };
@@ -192,6 +211,13 @@ impl Conv2dPlan {
             Algorithm::Auto | Algorithm::Reference => {
                 reference_path::run(self, &mut piece, input, weights, bias)
             }
+            Algorithm::Im2colGemm => {
+                im2col::gemm_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => {
+                im2col::matrixmultiply_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
             Algorithm::Direct => direct::run(self, &mut piece, input, weights, bias, scratch),
             Algorithm::Depthwise => depthwise::run(self, &mut piece, input, weights, bias, scratch),
         }
@@ -200,6 +226,9 @@ impl Conv2dPlan {
 }
 
 /// The algorithm selector. Rules and the measurements behind them: `docs/algorithms.md`.
-fn select(_desc: &Conv2d, _level: Level) -> Algorithm {
-    Algorithm::Reference
+fn select(desc: &Conv2d, level: Level) -> Algorithm {
+    if desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
+        return Algorithm::Depthwise;
+    }
+    Algorithm::Im2colGemm
 }

@@ -105,7 +105,7 @@ pub(crate) trait F32Vector: Copy {
     /// Inputs are clamped to that range first, so the result stays finite and normal
     /// (about 1.2e−38 to 2.4e38); NaN propagates at levels whose `min`/`max` keep it.
     unsafe fn exp(self) -> Self {
-        // SAFETY (whole body): forwarded contract, only lane-wise arithmetic.
+        // SAFETY: (whole body) forwarded contract, only lane-wise arithmetic.
         unsafe {
             // Constant first: x86 min/max return the second operand when one is NaN.
             let x = Self::splat(88.376_26).min(self);
