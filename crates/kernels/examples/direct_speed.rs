@@ -57,7 +57,20 @@ fn case(name: &str) -> Conv2d {
             .kernel_size(3, 3)
             .stride(2, 2)
             .padding(Padding::uniform(1)),
-        other => panic!("unknown case {other}"),
+        other => {
+            // Custom square shape: `n,c,hw,k,rs,stride,pad` (groups 1).
+            let v: Vec<usize> = other
+                .split(',')
+                .map(|x| x.parse().expect("case name or n,c,hw,k,rs,stride,pad"))
+                .collect();
+            assert_eq!(v.len(), 7, "n,c,hw,k,rs,stride,pad");
+            b.batch(v[0])
+                .channels(v[1], v[3])
+                .input_size(v[2], v[2])
+                .kernel_size(v[4], v[4])
+                .stride(v[5], v[5])
+                .padding(Padding::uniform(v[6]))
+        }
     };
     let b = if name.ends_with("_b256") {
         b.batch(256)

@@ -319,3 +319,26 @@ fn plan_errors() {
         ));
     }
 }
+
+/// The selector picks the direct path in its measured region only.
+#[test]
+fn selector_region() {
+    let pick = |c: usize, k: usize, r: usize| {
+        let desc = Conv2d::builder()
+            .channels(c, k)
+            .input_size(28, 28)
+            .kernel_size(r, r)
+            .build()
+            .unwrap();
+        Conv2dPlan::new(&desc, ConvOptions::default())
+            .unwrap()
+            .algorithm()
+    };
+    assert_eq!(pick(1, 6, 5), Algorithm::Direct);
+    assert_eq!(pick(6, 16, 5), Algorithm::Direct);
+    assert_eq!(pick(3, 64, 7), Algorithm::Direct);
+    assert_eq!(pick(32, 32, 3), Algorithm::Direct);
+    assert_ne!(pick(64, 64, 3), Algorithm::Direct);
+    assert_ne!(pick(256, 16, 1), Algorithm::Direct);
+    assert_ne!(pick(3, 8, 1), Algorithm::Direct);
+}

@@ -500,8 +500,9 @@ fn names_and_selection() {
         Algorithm::from_name("im2col-mm"),
         Some(Algorithm::Im2colMatrixMultiply)
     );
+    // A GEMM-shaped problem (few input channels go to the direct path, see conv::select).
     let desc = Conv2d::builder()
-        .channels(3, 8)
+        .channels(64, 64)
         .input_size(10, 10)
         .kernel_size(3, 3)
         .build()

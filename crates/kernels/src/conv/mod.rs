@@ -376,5 +376,35 @@ fn select(desc: &Conv2d, level: Level) -> Algorithm {
     if desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
         return Algorithm::Depthwise;
     }
+    if prefers_direct(desc) {
+        return Algorithm::Direct;
+    }
     Algorithm::Im2colGemm
+}
+
+/// Input channels per group up to which direct convolution beats im2col + GEMM whatever the
+/// output channels. Measured (`direct_speed`, AVX2, one thread, interleaved, CPU-time
+/// GFLOP/s direct vs im2col): 56×56 3×3 pad 1 → 64 channels: C=4 45.8 vs 42.3, C=8 41.4 vs
+/// 44.1 (tie within noise), C=16 41.9 vs 45.4; ResNet stem (C=3, 7×7 s2) 40.9 vs 36.8; LeNet
+/// conv1 (C=1) 25.4 vs 6.9. See `docs/direct-depthwise.md`.
+const DIRECT_MAX_CG: usize = 8;
+
+/// Output channels per group up to which direct wins when the input channels per group are
+/// at most [`DIRECT_MAX_CG_FEW_K`]: the GEMM tile is badly filled. Measured: 28×28 5×5 C=K=16
+/// 38.2 vs 15.3, C=K=32 36.7 vs 23.6; 28×28 3×3 C=32 K=16 42.7 vs 27.2; 14×14 3×3 C=16 K=32
+/// 29.5 vs 19.7; LeNet conv2 (C=6, K=16) 20.0 vs 10.5 (b1), 23.7 vs 15.5 (b256); 56×56 3×3
+/// C=64 K=32 41.0 vs 40.8 (tie), 28×28 3×3 C=128 K=32 im2col faster by wall time (2.4 vs 10.1
+/// ms).
+const DIRECT_MAX_KG: usize = 32;
+/// See [`DIRECT_MAX_KG`].
+const DIRECT_MAX_CG_FEW_K: usize = 32;
+
+/// The measured region where [`Algorithm::Direct`] beats im2col + GEMM. 1×1 kernels never:
+/// GEMM runs on the image itself (C=256 → K=16 at 14×14: im2col 54.9 vs direct 9.5 GFLOP/s).
+fn prefers_direct(desc: &Conv2d) -> bool {
+    let (cg, kg) = (desc.in_channels_per_group(), desc.out_channels_per_group());
+    if desc.kernel_height() * desc.kernel_width() == 1 {
+        return false;
+    }
+    cg <= DIRECT_MAX_CG || (kg <= DIRECT_MAX_KG && cg <= DIRECT_MAX_CG_FEW_K)
 }

@@ -6,6 +6,7 @@
 //! unrolled; `0` reads the size at run time). Stride and dilation are in the tap offsets and
 //! row steps, which index the prepared rows of [`crate::conv::direct::prepare`].
 
+use crate::conv::direct::f32_conv_row_kxnv::store_first;
 use crate::epilogue::{activate, Activation};
 use crate::simd::F32Vector;
 
@@ -105,7 +106,7 @@ pub(crate) unsafe fn dwconv_tile<
                 if n >= V::LANES {
                     v.store(y.add(start));
                 } else {
-                    v.store_partial(y.add(start), n);
+                    store_first(v, y.add(start), n);
                 }
             }
         }

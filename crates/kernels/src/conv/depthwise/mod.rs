@@ -13,6 +13,7 @@
 mod f32_dwconv_mrxnv;
 
 use self::f32_dwconv_mrxnv::{dwconv_tile, DwTile, MAX_TAPS};
+use super::direct::column_tile;
 use super::direct::prepare::RowPrep;
 use super::Conv2dPlan;
 use crate::epilogue::Activation;
@@ -186,8 +187,7 @@ unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_,
     }
 }
 
-/// Covers `MR` output rows with column tiles of up to 4 vectors, the last one sized to the
-/// vectors left.
+/// Covers `MR` output rows with column tiles of up to 4 vectors ([`column_tile`]).
 #[inline(always)]
 unsafe fn row_tiles<V: F32Vector, const MR: usize, const R: usize, const S: usize>(
     t: &mut DwTile,
@@ -197,14 +197,13 @@ unsafe fn row_tiles<V: F32Vector, const MR: usize, const R: usize, const S: usiz
     let (x0, y0) = (t.x, t.y);
     let mut q0 = 0;
     while q0 < q_len {
-        let nv = (q_len - q0).div_ceil(lanes).min(4);
-        let cols = (nv * lanes).min(q_len - q0);
-        t.q_valid = cols;
-        // SAFETY: q0 < Q_pad, so the loads end within the phase length (see `RowPrep`) and
-        // the stores within the rows' Q columns.
+        let (start, nv, valid, next) = column_tile(q0, q_len, lanes, 4);
+        t.q_valid = valid;
+        // SAFETY: start + nv·lanes <= Q_pad, so the loads end within the phase length (see
+        // `RowPrep`) and the stores within the rows' Q columns.
         unsafe {
-            t.x = x0.add(q0);
-            t.y = y0.add(q0);
+            t.x = x0.add(start);
+            t.y = y0.add(start);
             match nv {
                 1 => dwconv_tile::<V, MR, 1, R, S>(t),
                 2 => dwconv_tile::<V, MR, 2, R, S>(t),
@@ -212,7 +211,7 @@ unsafe fn row_tiles<V: F32Vector, const MR: usize, const R: usize, const S: usiz
                 _ => dwconv_tile::<V, MR, 4, R, S>(t),
             }
         }
-        q0 += cols;
+        q0 = next;
     }
     t.x = x0;
     t.y = y0;

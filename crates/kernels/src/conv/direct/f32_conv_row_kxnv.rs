@@ -161,9 +161,24 @@ unsafe fn store_tile<V: F32Vector, const KB: usize, const NV: usize>(
                 if n >= V::LANES {
                     v.store(y.add(start));
                 } else {
-                    v.store_partial(y.add(start), n);
+                    store_first(v, y.add(start), n);
                 }
             }
         }
+    }
+}
+
+/// Stores the first `n < LANES` lanes of `v` through a stack buffer: only rows shorter than a
+/// vector get here, and AVX2's masked store is slow on AMD.
+///
+/// # Safety
+/// `p[..n]` must be writable and the [`F32Vector`] contract must hold.
+#[inline(always)]
+pub(crate) unsafe fn store_first<V: F32Vector>(v: V, p: *mut f32, n: usize) {
+    let mut buf = [0.0f32; 64];
+    // SAFETY: LANES <= 64 and n < LANES; `p[..n]` is writable by the contract.
+    unsafe {
+        v.store(buf.as_mut_ptr());
+        core::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
     }
 }

@@ -13,7 +13,7 @@
 //! rows per unit come from [`decide`], which the plan calls once; [`run`] recomputes the same
 //! layout from the plan.
 
-mod f32_conv_row_kxnv;
+pub(crate) mod f32_conv_row_kxnv;
 pub(crate) mod prepare;
 
 use self::f32_conv_row_kxnv::{conv_row_tile, RowTile, MAX_TABLE_TAPS};
@@ -233,8 +233,37 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
     }
 }
 
+/// The next column tile of a row: `(start, nv, q_valid, next_q0)` for a tile of up to
+/// `max_nv` vectors beginning at column `q0 < q_len`.
+///
+/// A last tile that would stick out of the row is moved back to end at `q_len` (it recomputes
+/// a few columns with the same operations, so the same bits) or, if the row is too short for
+/// that, narrowed by a vector; only rows shorter than one vector store a partial vector. This
+/// keeps masked stores, which cost tens of cycles on AMD's AVX2, out of the tile epilogue.
+#[inline(always)]
+pub(crate) fn column_tile(
+    q0: usize,
+    q_len: usize,
+    lanes: usize,
+    max_nv: usize,
+) -> (usize, usize, usize, usize) {
+    let rem = q_len - q0;
+    let nv = rem.div_ceil(lanes).min(max_nv);
+    let width = nv * lanes;
+    if width <= rem {
+        (q0, nv, width, q0 + width)
+    } else if q_len >= width {
+        (q_len - width, nv, width, q_len)
+    } else if nv > 1 {
+        let width = (nv - 1) * lanes;
+        (q0, nv - 1, width, q0 + width)
+    } else {
+        (q0, 1, rem, q_len)
+    }
+}
+
 /// Covers one output row of `KB` channels with column tiles of up to 4 vectors (AVX-512, 32
-/// registers) or 2 vectors (16-register ISAs), the last tile sized to the vectors left.
+/// registers) or 2 vectors (16-register ISAs).
 #[inline(always)]
 unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTile, q_len: usize) {
     let lanes = V::LANES;
@@ -242,14 +271,13 @@ unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTi
     let (x0, y0) = (t.x, t.y);
     let mut q0 = 0;
     while q0 < q_len {
-        let nv = (q_len - q0).div_ceil(lanes).min(max_nv);
-        let cols = (nv * lanes).min(q_len - q0);
-        t.q_valid = cols;
-        // SAFETY: q0 < Q_pad, so the tile's loads end within the phase length (see
-        // `RowPrep`), and its stores within the row's Q columns.
+        let (start, nv, valid, next) = column_tile(q0, q_len, lanes, max_nv);
+        t.q_valid = valid;
+        // SAFETY: start + nv·lanes <= Q_pad, so the tile's loads end within the phase length
+        // (see `RowPrep`), and its stores within the row's Q columns.
         unsafe {
-            t.x = x0.add(q0);
-            t.y = y0.add(q0);
+            t.x = x0.add(start);
+            t.y = y0.add(start);
             match nv {
                 1 => conv_row_tile::<V, KB, 1, S>(t),
                 2 => conv_row_tile::<V, KB, 2, S>(t),
@@ -257,7 +285,7 @@ unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTi
                 _ => conv_row_tile::<V, KB, 4, S>(t),
             }
         }
-        q0 += cols;
+        q0 = next;
     }
     t.x = x0;
     t.y = y0;
