@@ -145,21 +145,18 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
     // the first of 3×3/2 pad 1) share one job but for its source pointer: computed once here,
     // so such a row costs a pointer update and the micro-kernel call.
     let (lo, hi) = w.interior;
-    let fast_rows = if lo == 0 && hi == g.cols && hi > 0 {
-        h.interior
-    } else {
-        (0, 0)
-    };
+    let fast_rows = if lo < hi { h.interior } else { (0, 0) };
+    let x0 = if lo < hi { w.coord(lo, 0) } else { 0 };
     let divisor = h.kernel * w.kernel;
     let template = RowJob {
         src: k.input.as_ptr(),
         row_step: h.dilation * w.input,
         rows: h.kernel,
-        avail: w.input,
+        avail: w.input - x0,
         kw: w.kernel,
         stride: w.stride,
         dilation: w.dilation,
-        count: g.cols,
+        count: hi - lo,
         divisor: divisor as f32,
         divisor_is_pow2: divisor.is_power_of_two(),
         activation: plan.activation,
@@ -183,15 +180,17 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
             for (r, p) in rows.clone().enumerate() {
                 let row_out = &mut out[r * g.cols..(r + 1) * g.cols];
                 if p >= fast_rows.0 && p < fast_rows.1 {
+                    // SAFETY: forwarded contract.
+                    unsafe { edges::<V, R>(plan, plane, p, row_out) };
                     let job = RowJob {
-                        // In bounds: the first tap row of an interior output row, column 0
-                        // (lo == 0 here, and interior column 0 starts at input column 0).
-                        src: plane[(p * h.stride - h.pad_before) * w.input..].as_ptr(),
+                        // In bounds: the first tap of the first interior output of an
+                        // interior output row.
+                        src: plane[(p * h.stride - h.pad_before) * w.input + x0..].as_ptr(),
                         ..template
                     };
-                    // SAFETY: as in `pool_row`: every tap row and column of this row's
-                    // outputs is inside the plane, `row_out` holds `count` outputs.
-                    unsafe { interior::<V, R, M>(&job, row_out.as_mut_ptr()) };
+                    // SAFETY: as in `pool_row`: every tap of the outputs lo..hi of this row
+                    // is inside the plane, `row_out[lo..hi]` holds `count` outputs.
+                    unsafe { interior::<V, R, M>(&job, row_out[lo..hi].as_mut_ptr()) };
                 } else {
                     // SAFETY: forwarded contract.
                     unsafe { pool_row::<V, R, M>(plan, plane, p, row_out) };
@@ -215,17 +214,8 @@ unsafe fn pool_row<V: F32Vector, R: Reduce, const M: u8>(
     let (h, w) = (&plan.h, &plan.w);
     let include = plan.desc.count_include_pad();
     let (lo, hi) = w.interior;
-    let q_end = out.len();
-    for q in (0..lo).chain(hi..q_end) {
-        out[q] = element::<R>(plane, w.input, h, w, (p, q), include);
-    }
-    if plan.activation != Activation::Identity {
-        // SAFETY: both ranges lie inside `out`.
-        unsafe {
-            activate_run::<V>(out.as_mut_ptr(), lo, plan.activation);
-            activate_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, plan.activation);
-        }
-    }
+    // SAFETY: forwarded contract.
+    unsafe { edges::<V, R>(plan, plane, p, out) };
     if lo >= hi {
         return;
     }
@@ -257,6 +247,36 @@ unsafe fn pool_row<V: F32Vector, R: Reduce, const M: u8>(
     // the interior outputs lo..hi is inside the row (AxisPlan::interior), so the job's reads
     // stay in `plane`; `dst[..hi − lo]` is `out[lo..hi]`.
     unsafe { interior::<V, R, M>(&job, dst) }
+}
+
+/// The edge columns of output row `p` (outside `w.interior`), scalar, then activated.
+///
+/// # Safety
+/// The [`F32Vector`] contract; `plane` is a whole input plane, `out` a whole output row.
+#[inline(always)]
+unsafe fn edges<V: F32Vector, R: Reduce>(
+    plan: &Pool2dPlan,
+    plane: &[f32],
+    p: usize,
+    out: &mut [f32],
+) {
+    let (h, w) = (&plan.h, &plan.w);
+    let (lo, hi) = w.interior;
+    let q_end = out.len();
+    if lo == 0 && hi == q_end {
+        return;
+    }
+    let include = plan.desc.count_include_pad();
+    for q in (0..lo).chain(hi..q_end) {
+        out[q] = element::<R>(plane, w.input, h, w, (p, q), include);
+    }
+    if plan.activation != Activation::Identity {
+        // SAFETY: both ranges lie inside `out` (lo <= hi <= q_end).
+        unsafe {
+            activate_run::<V>(out.as_mut_ptr(), lo, plan.activation);
+            activate_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, plan.activation);
+        }
+    }
 }
 
 /// The plan's interior micro-kernel on one job.
