@@ -1,6 +1,6 @@
 //! Winograd speed on the brief's 3×3 stride-1 cases, per tile size, at 1 and 2 threads.
 //!
-//! `cargo run --release -p convkit-kernels --example winograd_speed [-- CASE... ] [--reps N]`
+//! `cargo run --release -p convkit-kernels --example winograd_speed [-- CASE... ALGO... ] [--reps N]`
 //!
 //! Direct-equivalent GFLOP/s = 2·N·K·C·9·P·Q / median wall time, with filters prepared once
 //! ahead (as the runtime caches them). Two threads: the output's work units are split in two
@@ -137,7 +137,11 @@ fn main() {
         "case", "algorithm", "thr", "ms_median", "gflops", "gflops_cpu"
     );
     for (name, n, c, hw) in CASES {
-        if !names.is_empty() && !names.iter().any(|x| x == name) {
+        let cases: Vec<&String> = names
+            .iter()
+            .filter(|n| !n.starts_with("winograd-"))
+            .collect();
+        if !cases.is_empty() && !cases.iter().any(|x| *x == name) {
             continue;
         }
         let desc = Conv2d::builder()
@@ -160,6 +164,13 @@ fn main() {
             Algorithm::Winograd4x4,
             Algorithm::Winograd6x6,
         ] {
+            let algos: Vec<&String> = names
+                .iter()
+                .filter(|n| n.starts_with("winograd-"))
+                .collect();
+            if !algos.is_empty() && !algos.iter().any(|n| *n == alg.name()) {
+                continue;
+            }
             let plan = Conv2dPlan::new(
                 &desc,
                 ConvOptions {

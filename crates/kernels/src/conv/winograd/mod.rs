@@ -200,7 +200,7 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
 
         // 1. Input transform, channel by channel.
         for c in 0..cg {
-            deinterleave_strip(
+            deinterleave_strip::<T>(
                 ly,
                 &s.input[c * plane..][..height * s.width],
                 s.width,
