@@ -216,7 +216,8 @@ fn bias_and_activation_through_the_plan() {
     )
     .unwrap();
     let mut y = [0.0f32; 12];
-    plan.run(&input, &weights, Some(&bias), &mut y, &mut [])
+    let mut scratch = vec![0.0f32; plan.scratch_len()];
+    plan.run(&input, &weights, Some(&bias), &mut y, &mut scratch)
         .unwrap();
     for (a, b) in plain.iter().zip(&y) {
         assert_eq!(a.max(0.0), *b);

@@ -5,6 +5,9 @@
 //! threads, [`Conv2dPlan::run_piece`] on [`OutputPiece`]s → the path's micro-kernels → the fused
 //! bias + activation epilogue.
 
+mod depthwise;
+mod direct;
+mod im2col;
 mod reference_path;
 mod winograd;
 
@@ -25,6 +28,20 @@ pub enum Algorithm {
     Auto,
     /// The plain-loop reference (slow; the oracle).
     Reference,
+    /// im2col + our packed GEMM: `B` packed straight from the image into scratch (read in
+    /// place for 1×1 stride-1 unpadded convolutions), bias and activation fused into the
+    /// micro-kernel's store. No allocation.
+    Im2colGemm,
+    /// Explicit im2col into scratch + `matrixmultiply::sgemm` + the SIMD epilogue: the GEMM
+    /// baseline benchmarks compare against. `std` only (`sgemm` allocates its packing
+    /// buffers on every call).
+    #[cfg(feature = "std")]
+    Im2colMatrixMultiply,
+    /// Direct convolution vectorised along the output row, blocked over output channels
+    /// (any shape; fastest for few channels and small images).
+    Direct,
+    /// Depthwise convolution (`groups == in_channels == out_channels` only).
+    Depthwise,
     /// Winograd F(2×2, 3×3): 3×3, stride 1, dilation 1 only (`docs/winograd.md`).
     Winograd2x2,
     /// Winograd F(4×4, 3×3): 3×3, stride 1, dilation 1 only.
@@ -38,6 +55,11 @@ impl Algorithm {
     pub const ALL: &'static [Algorithm] = &[
         Algorithm::Auto,
         Algorithm::Reference,
+        Algorithm::Im2colGemm,
+        #[cfg(feature = "std")]
+        Algorithm::Im2colMatrixMultiply,
+        Algorithm::Direct,
+        Algorithm::Depthwise,
         Algorithm::Winograd2x2,
         Algorithm::Winograd4x4,
         Algorithm::Winograd6x6,
@@ -48,6 +70,11 @@ impl Algorithm {
         match self {
             Algorithm::Auto => "auto",
             Algorithm::Reference => "reference",
+            Algorithm::Im2colGemm => "im2col",
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => "im2col-mm",
+            Algorithm::Direct => "direct",
+            Algorithm::Depthwise => "depthwise",
             Algorithm::Winograd2x2 => "winograd-2x2",
             Algorithm::Winograd4x4 => "winograd-4x4",
             Algorithm::Winograd6x6 => "winograd-6x6",
@@ -113,6 +140,11 @@ impl Conv2dPlan {
         // One match decides both the work split and the scratch: they cannot drift apart.
         let (rows_per_unit, scratch_len) = match algorithm {
             Algorithm::Auto | Algorithm::Reference => (1, 0),
+            Algorithm::Im2colGemm => im2col::gemm_layout(desc, level)?,
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => im2col::matrixmultiply_layout(desc, level)?,
+            Algorithm::Direct => direct::decide(desc, level)?,
+            Algorithm::Depthwise => depthwise::decide(desc, level)?,
             Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
                 let l = winograd_layout(desc, algorithm, level)?;
                 (l.rows_per_unit(), l.raw_scratch_len()?)
@@ -309,6 +341,15 @@ impl Conv2dPlan {
             Algorithm::Auto | Algorithm::Reference => {
                 reference_path::run(self, &mut piece, input, weights, bias)
             }
+            Algorithm::Im2colGemm => {
+                im2col::gemm_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => {
+                im2col::matrixmultiply_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            Algorithm::Direct => direct::run(self, &mut piece, input, weights, bias, scratch),
+            Algorithm::Depthwise => depthwise::run(self, &mut piece, input, weights, bias, scratch),
             Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
                 if let Some(l) = self.winograd()? {
                     winograd::run(self, &l, &mut piece, input, weights, bias, scratch);
@@ -331,6 +372,9 @@ fn winograd_layout(
 }
 
 /// The algorithm selector. Rules and the measurements behind them: `docs/algorithms.md`.
-fn select(_desc: &Conv2d, _level: Level) -> Algorithm {
-    Algorithm::Reference
+fn select(desc: &Conv2d, level: Level) -> Algorithm {
+    if desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
+        return Algorithm::Depthwise;
+    }
+    Algorithm::Im2colGemm
 }
