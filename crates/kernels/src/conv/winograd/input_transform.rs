@@ -12,7 +12,12 @@ use crate::simd::F32Vector;
 /// `tx + k div m`: contiguous across tiles, so one vector load serves `LANES` tiles.
 ///
 /// `plane` is the channel's `H × W` plane; `y0` may be negative (top padding).
-pub(crate) fn deinterleave_strip(
+///
+/// Generic over the tile so the phase stride `m` is a constant: LLVM then vectorises the
+/// strided copy with shuffles (interleaved-access vectorisation) instead of scalar moves; it is
+/// inlined into the SIMD-level kernel for the same reason.
+#[inline(always)]
+pub(crate) fn deinterleave_strip<T: WinogradTile>(
     layout: &WinogradLayout,
     plane: &[f32],
     width: usize,
@@ -20,7 +25,7 @@ pub(crate) fn deinterleave_strip(
     left: usize,
     strip: &mut [f32],
 ) {
-    let (m, xw) = (layout.m, layout.xw);
+    let (m, xw) = (T::M, layout.xw);
     let height = plane.len() / width;
     for r in 0..layout.strip_rows {
         let rows = &mut strip[r * m * xw..(r + 1) * m * xw];

@@ -37,6 +37,9 @@ const UNIT_L2_BYTES: usize = 512 * 1024;
 const MIN_UNIT_TILES: usize = 32;
 const MAX_UNIT_TILES: usize = 96;
 
+/// Floats of scratch reserved so the transform-domain buffers can start on a 64-byte line.
+pub(crate) const ALIGN_SLACK: usize = 16;
+
 /// Rows of the transform-domain GEMM output per micro-kernel tile (the `MR` of the packed
 /// filters): 8 with 32 vector registers (8 × 3 accumulators), 6 with 16 (6 × 2).
 pub(crate) const fn gemm_mr(level: Level) -> usize {
@@ -156,9 +159,11 @@ impl WinogradLayout {
         self.tile_rows * self.m
     }
 
-    /// Scratch for a call with prepared filters: transformed input, GEMM output, input strip.
+    /// Scratch for a call with prepared filters: transformed input, GEMM output, input strip,
+    /// and [`ALIGN_SLACK`] floats to align them.
     pub(crate) fn work_len(&self) -> Result<usize, Error> {
         let a = add(self.v_len, self.m_len, "winograd scratch")?;
+        let a = add(a, ALIGN_SLACK, "winograd scratch")?;
         add(a, self.strip_len, "winograd scratch")
     }
 

@@ -110,6 +110,11 @@ pub(crate) fn run(
     bias: Option<&[f32]>,
     work: &mut [f32],
 ) {
+    // Start the transform-domain buffers on a 64-byte boundary: their rows are multiples of
+    // 16 floats, so every vector load of the GEMM stays within one cache line (the layout
+    // reserves ALIGN_SLACK floats for this). Alignment changes no result.
+    let skip = work.as_ptr().align_offset(64).min(layout::ALIGN_SLACK);
+    let work = &mut work[skip..];
     let (v_buf, rest) = work.split_at_mut(layout.v_len);
     let (m_buf, rest) = rest.split_at_mut(layout.m_len);
     let strip = &mut rest[..layout.strip_len];
@@ -200,7 +205,7 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
 
         // 1. Input transform, channel by channel.
         for c in 0..cg {
-            deinterleave_strip(
+            deinterleave_strip::<T>(
                 ly,
                 &s.input[c * plane..][..height * s.width],
                 s.width,

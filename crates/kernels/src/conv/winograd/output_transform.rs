@@ -77,8 +77,18 @@ pub(crate) unsafe fn output_tiles<V: F32Vector, T: WinogradTile>(
         let width = (n * m).min(rows.cols - x0);
         for p in 0..rows.rows {
             let dst = core::slice::from_raw_parts_mut(rows.ptr.add(p * rows.cols + x0), width);
-            for (x, d) in dst.iter_mut().enumerate() {
-                *d = *buf.add((p * m + x % m) * V::LANES + x / m);
+            let src = buf.add(p * m * V::LANES);
+            if width == n * m {
+                // Whole tiles: an m × n transpose with constant m (vectorised by LLVM).
+                for (lane, d) in dst.chunks_exact_mut(m).enumerate() {
+                    unroll8!(o < m, {
+                        d[o] = *src.add(o * V::LANES + lane);
+                    });
+                }
+            } else {
+                for (x, d) in dst.iter_mut().enumerate() {
+                    *d = *src.add((x % m) * V::LANES + x / m);
+                }
             }
         }
     }
