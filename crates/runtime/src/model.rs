@@ -38,7 +38,9 @@ use convkit_kernels::{epilogue, simd, Activation, Conv2dPlan, Pool2dPlan};
 #[derive(Debug)]
 pub struct Sequential {
     layers: Vec<Layer>,
-    threads: Threads,
+    /// `None` until planned without threads set: then all cores (made lazily, so a model
+    /// given its own threads never starts and drops a default pool).
+    threads: Option<Threads>,
     scratch: Scratch,
     planned: Option<Planned>,
 }
@@ -57,6 +59,8 @@ struct Step {
     /// Index of the layer that owns the parameters (and names the step in errors).
     layer: usize,
     kind: StepKind,
+    /// Elements read.
+    in_len: usize,
     /// Elements written.
     out_len: usize,
 }
@@ -82,7 +86,7 @@ impl Sequential {
     pub fn new(layers: Vec<Layer>) -> Sequential {
         Sequential {
             layers,
-            threads: Threads::all_cores(),
+            threads: None,
             scratch: Scratch::new(),
             planned: None,
         }
@@ -96,13 +100,16 @@ impl Sequential {
 
     /// Replaces the thread pool; the next forward re-plans.
     pub fn set_threads(&mut self, threads: Threads) {
-        self.threads = threads;
+        self.threads = Some(threads);
         self.planned = None;
     }
 
-    /// The thread pool.
-    pub fn threads(&self) -> &Threads {
-        &self.threads
+    /// Number of threads forward passes run on.
+    pub fn thread_count(&self) -> usize {
+        match &self.threads {
+            Some(t) => t.count(),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
     }
 
     /// The layers.
@@ -176,6 +183,7 @@ impl Sequential {
                 steps.push(Step {
                     layer: i,
                     kind,
+                    in_len: shape.numel(),
                     out_len: out.numel(),
                 });
             }
@@ -183,8 +191,9 @@ impl Sequential {
             max_len = max_len.max(shape.numel());
             i += if fuses { 2 } else { 1 };
         }
+        let threads = self.threads.get_or_insert_with(Threads::all_cores);
         self.scratch
-            .reserve(max_scratch, self.threads.count())
+            .reserve(max_scratch, threads.count())
             .map_err(|e| Error::kernel("scratch", e))?;
         self.planned = Some(Planned {
             input,
@@ -213,53 +222,12 @@ impl Sequential {
         if self.planned.as_ref().map(|p| p.input) != Some(shape) {
             self.plan(shape)?;
         }
-        let Some(planned) = self.planned.as_mut() else {
-            unreachable!("planned above")
+        let (Some(planned), Some(threads)) = (self.planned.as_mut(), self.threads.as_ref()) else {
+            unreachable!("planning sets both")
         };
-        let mut at = Loc::Input;
-        for step in &planned.steps {
-            let layer = &self.layers[step.layer];
-            let ctx = |e| Error::kernel(format!("layer {} ({})", step.layer, layer.name()), e);
-            match &step.kind {
-                StepKind::Conv(plan) => {
-                    let (weights, bias) = match layer {
-                        Layer::Conv2d(l) => (l.planned_weights(), l.bias()),
-                        Layer::Linear(l) => (l.weights(), l.bias()),
-                        _ => unreachable!("conv steps come from conv and linear layers"),
-                    };
-                    let (src, dst) = src_dst(&mut planned.buffers, input, at);
-                    self.threads
-                        .conv2d(
-                            plan,
-                            src,
-                            weights,
-                            bias,
-                            &mut dst[..step.out_len],
-                            &mut self.scratch,
-                        )
-                        .map_err(ctx)?;
-                    at = Loc::Buffer(other(at));
-                }
-                StepKind::Pool(plan) => {
-                    let (src, dst) = src_dst(&mut planned.buffers, input, at);
-                    self.threads
-                        .pool2d(plan, src, &mut dst[..step.out_len])
-                        .map_err(ctx)?;
-                    at = Loc::Buffer(other(at));
-                }
-                StepKind::Activation(act) => {
-                    if at == Loc::Input {
-                        planned.buffers[0][..input.len()].copy_from_slice(input);
-                        at = Loc::Buffer(0);
-                    }
-                    let Loc::Buffer(b) = at else { unreachable!() };
-                    let data = &mut planned.buffers[b][..step.out_len];
-                    let len = data.len();
-                    epilogue::apply_bias_activation(simd::active(), data, 1, len, None, *act)
-                        .map_err(ctx)?;
-                }
-            }
-        }
+        let layers = &self.layers;
+        let scratch = &mut self.scratch;
+        let at = threads.install(|| run_steps(planned, layers, threads, scratch, input))?;
         let out_len = planned.output.numel();
         let data: &[f32] = match at {
             Loc::Input => {
@@ -277,6 +245,54 @@ impl Sequential {
     }
 }
 
+/// Runs every planned step; returns where the output is.
+fn run_steps(
+    planned: &mut Planned,
+    layers: &[Layer],
+    threads: &Threads,
+    scratch: &mut Scratch,
+    input: &[f32],
+) -> Result<Loc> {
+    let mut at = Loc::Input;
+    for step in &planned.steps {
+        let layer = &layers[step.layer];
+        let ctx = |e| Error::kernel(format!("layer {} ({})", step.layer, layer.name()), e);
+        match &step.kind {
+            StepKind::Conv(plan) => {
+                let (weights, bias) = match layer {
+                    Layer::Conv2d(l) => (l.planned_weights(), l.bias()),
+                    Layer::Linear(l) => (l.weights(), l.bias()),
+                    _ => unreachable!("conv steps come from conv and linear layers"),
+                };
+                let (src, dst) = src_dst(&mut planned.buffers, input, at, step.in_len);
+                threads
+                    .conv2d(plan, src, weights, bias, &mut dst[..step.out_len], scratch)
+                    .map_err(ctx)?;
+                at = Loc::Buffer(other(at));
+            }
+            StepKind::Pool(plan) => {
+                let (src, dst) = src_dst(&mut planned.buffers, input, at, step.in_len);
+                threads
+                    .pool2d(plan, src, &mut dst[..step.out_len])
+                    .map_err(ctx)?;
+                at = Loc::Buffer(other(at));
+            }
+            StepKind::Activation(act) => {
+                if at == Loc::Input {
+                    planned.buffers[0][..input.len()].copy_from_slice(input);
+                    at = Loc::Buffer(0);
+                }
+                let Loc::Buffer(b) = at else { unreachable!() };
+                let data = &mut planned.buffers[b][..step.out_len];
+                let len = data.len();
+                epilogue::apply_bias_activation(simd::active(), data, 1, len, None, *act)
+                    .map_err(ctx)?;
+            }
+        }
+    }
+    Ok(at)
+}
+
 /// The buffer a step writes when the activation is at `at`.
 fn other(at: Loc) -> usize {
     match at {
@@ -290,13 +306,15 @@ fn src_dst<'a>(
     buffers: &'a mut [Vec<f32>; 2],
     input: &'a [f32],
     at: Loc,
+    len: usize,
 ) -> (&'a [f32], &'a mut [f32]) {
     let [a, b] = buffers;
-    match at {
+    let (src, dst): (&[f32], &mut [f32]) = match at {
         Loc::Input => (input, a),
         Loc::Buffer(0) => (a, b),
         Loc::Buffer(_) => (b, a),
-    }
+    };
+    (&src[..len], dst)
 }
 
 /// Prefixes an error's context with the layer index and name.

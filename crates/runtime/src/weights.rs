@@ -149,7 +149,9 @@ impl Sequential {
                 path: PathBuf::from("<memory>"),
                 message: e.to_string(),
             })?;
-        safetensors::serialize(views, None).map_err(|e| Error::Safetensors {
+        // PyTorch's `safetensors.torch.save_file` writes this metadata; keep the same header.
+        let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+        safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Safetensors {
             path: PathBuf::from("<memory>"),
             message: e.to_string(),
         })

@@ -201,7 +201,7 @@ fn eval(
         "LeNet on {n} images ({}), weights {}, {} thread(s), batch {batch}",
         images.display(),
         weights.display(),
-        model.threads().count()
+        model.thread_count()
     );
     println!("accuracy: {:.2}% ({correct}/{n})", 100.0 * accuracy);
     println!("confusion matrix (rows: true digit, columns: predicted digit):");
@@ -312,7 +312,7 @@ fn bench(
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let images_per_s = batch as f64 / median;
-    let threads = model.threads().count();
+    let threads = model.thread_count();
     if json {
         println!(
             "{}",
