@@ -13,8 +13,7 @@ pub enum Error {
     Kernel {
         /// Which layer or operation (for example `layer 1 (conv2d)`).
         context: String,
-        /// The kernel's error.
-        #[source]
+        /// The kernel's error (shown in the message, so not repeated as a `source`).
         source: convkit_kernels::Error,
     },
     /// A tensor shape does not fit what a layer or call expects.
@@ -80,8 +79,7 @@ pub enum Error {
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        #[source]
+        /// The OS error (shown in the message, so not repeated as a `source`).
         source: std::io::Error,
     },
 }

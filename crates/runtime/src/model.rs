@@ -17,6 +17,7 @@ use crate::layers::Layer;
 use crate::parallel::{Scratch, Threads};
 use crate::tensor::{Shape, Tensor, TensorRef};
 use convkit_kernels::{epilogue, simd, Activation, Conv2dPlan, Pool2dPlan};
+use std::time::{Duration, Instant};
 
 /// A chain of layers run in order, like PyTorch's `nn.Sequential`.
 ///
@@ -227,7 +228,7 @@ impl Sequential {
         };
         let layers = &self.layers;
         let scratch = &mut self.scratch;
-        let at = threads.install(|| run_steps(planned, layers, threads, scratch, input))?;
+        let at = threads.install(|| run_steps(planned, layers, threads, scratch, input, None))?;
         let out_len = planned.output.numel();
         let data: &[f32] = match at {
             Loc::Input => {
@@ -237,6 +238,52 @@ impl Sequential {
             Loc::Buffer(b) => &planned.buffers[b][..out_len],
         };
         TensorRef::new(planned.output, data)
+    }
+
+    /// Times every planned step over `runs` forward passes of `input` (after one untimed
+    /// pass): `(layer index, what runs, total time)`, in order. A fused activation is
+    /// counted with its conv, linear or pooling step.
+    pub fn profile(
+        &mut self,
+        input: &Tensor,
+        runs: usize,
+    ) -> Result<Vec<(usize, String, Duration)>> {
+        self.forward(input)?;
+        let (Some(planned), Some(threads)) = (self.planned.as_mut(), self.threads.as_ref()) else {
+            unreachable!("planned by forward")
+        };
+        let mut times = vec![Duration::ZERO; planned.steps.len()];
+        let layers = &self.layers;
+        let scratch = &mut self.scratch;
+        for _ in 0..runs {
+            let t = &mut times[..];
+            threads
+                .install(|| run_steps(planned, layers, threads, scratch, input.data(), Some(t)))?;
+        }
+        Ok(planned
+            .steps
+            .iter()
+            .zip(times)
+            .map(|(step, t)| {
+                let what = match &step.kind {
+                    StepKind::Conv(p) => format!(
+                        "{} [{} / {}, {:?}]",
+                        layers[step.layer].name(),
+                        p.algorithm(),
+                        p.level().name(),
+                        p.activation()
+                    ),
+                    StepKind::Pool(p) => format!(
+                        "{} [{}, {:?}]",
+                        layers[step.layer].name(),
+                        p.level().name(),
+                        p.activation()
+                    ),
+                    StepKind::Activation(a) => format!("{a:?}"),
+                };
+                (step.layer, what, t)
+            })
+            .collect())
     }
 
     /// Runs the model and copies the output into an owned tensor.
@@ -252,9 +299,11 @@ fn run_steps(
     threads: &Threads,
     scratch: &mut Scratch,
     input: &[f32],
+    mut times: Option<&mut [Duration]>,
 ) -> Result<Loc> {
     let mut at = Loc::Input;
-    for step in &planned.steps {
+    for (i, step) in planned.steps.iter().enumerate() {
+        let start = times.as_ref().map(|_| Instant::now());
         let layer = &layers[step.layer];
         let ctx = |e| Error::kernel(format!("layer {} ({})", step.layer, layer.name()), e);
         match &step.kind {
@@ -288,6 +337,9 @@ fn run_steps(
                 epilogue::apply_bias_activation(simd::active(), data, 1, len, None, *act)
                     .map_err(ctx)?;
             }
+        }
+        if let (Some(t), Some(start)) = (times.as_deref_mut(), start) {
+            t[i] += start.elapsed();
         }
     }
     Ok(at)

@@ -5,6 +5,7 @@ use convkit_runtime::layers::Layer;
 use convkit_runtime::lenet::{self, argmax, CLASSES};
 use convkit_runtime::{idx, Sequential, Shape, Tensor, Threads};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -68,11 +69,26 @@ pub enum LenetCommand {
         /// Seconds of timed runs (after one second of warm-up at most)
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
+        /// Also print the time per layer (text output only)
+        #[arg(long)]
+        layers: bool,
     },
 }
 
-/// Runs a `lenet` subcommand.
+/// Runs a `lenet` subcommand. A closed stdout (`| head`) ends the command quietly.
 pub fn run(cmd: LenetCommand) -> Result<()> {
+    match run_inner(cmd) {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+fn run_inner(cmd: LenetCommand) -> Result<()> {
     match cmd {
         LenetCommand::Eval {
             weights,
@@ -100,7 +116,8 @@ pub fn run(cmd: LenetCommand) -> Result<()> {
             json,
             weights,
             seconds,
-        } => bench(batch, threads, json, weights, seconds),
+            layers,
+        } => bench(batch, threads, json, weights, seconds, layers),
     }
 }
 
@@ -225,6 +242,7 @@ fn predict(weights: &Path, images: &Path, json: bool) -> Result<()> {
     let mut model = load_model(weights, Threads::all_cores())?;
     let x = idx::read_images(images).context("reading the digits")?;
     let n = x.shape().batch();
+    let mut out = std::io::stdout().lock();
     let mut start = 0;
     while start < n {
         let end = (start + 256).min(n);
@@ -236,14 +254,19 @@ fn predict(weights: &Path, images: &Path, json: bool) -> Result<()> {
             };
             let class = argmax(row);
             if json {
-                println!("{}", serde_json::json!({ "logits": row, "class": class }));
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "logits": row, "class": class })
+                )?;
             } else {
                 let values: Vec<String> = row.iter().map(|v| format!("{v:8.3}")).collect();
-                println!(
+                writeln!(
+                    out,
                     "{:>6}: class {class}  logits [{}]",
                     start + i,
                     values.join(" ")
-                );
+                )?;
             }
         }
         start = end;
@@ -277,6 +300,7 @@ fn bench(
     json: bool,
     weights: Option<PathBuf>,
     seconds: f64,
+    per_layer: bool,
 ) -> Result<()> {
     if batch == 0 {
         bail!("--batch must be at least 1");
@@ -329,6 +353,20 @@ fn bench(
             median * 1e3,
             times.len()
         );
+        if per_layer {
+            let runs = times.len().clamp(10, 10_000);
+            let profile = model.profile(&x, runs)?;
+            let total: f64 = profile.iter().map(|p| p.2.as_secs_f64()).sum();
+            println!("per layer (mean over {runs} runs):");
+            for (layer, what, t) in profile {
+                let t = t.as_secs_f64();
+                println!(
+                    "  layer {layer:>2} {what:<44} {:>10.4} ms {:>5.1}%",
+                    t / runs as f64 * 1e3,
+                    100.0 * t / total
+                );
+            }
+        }
     }
     Ok(())
 }
