@@ -136,7 +136,7 @@ fn default_path(given: Option<PathBuf>, default: &str) -> PathBuf {
         .join("../..")
         .join(default);
     if root.exists() {
-        root
+        root.canonicalize().unwrap_or(root)
     } else {
         here
     }
@@ -349,8 +349,10 @@ fn bench(
         );
     } else {
         println!(
-            "LeNet forward, batch {batch}, {threads} thread(s): median {:.4} ms, {images_per_s:.0} images/s ({} runs)",
+            "LeNet forward, batch {batch}, {threads} thread(s): median {:.4} ms, {images_per_s:.0} images/s \
+             (min {:.4} ms, {} runs)",
             median * 1e3,
+            times[0] * 1e3,
             times.len()
         );
         if per_layer {
