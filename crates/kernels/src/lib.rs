@@ -30,6 +30,7 @@ pub mod conv;
 pub mod descriptor;
 pub mod epilogue;
 mod error;
+pub mod gemm;
 pub mod pool;
 pub mod reference;
 pub mod simd;

@@ -5,7 +5,13 @@
 //! threads, [`Conv2dPlan::run_piece`] on [`OutputPiece`]s → the path's micro-kernels → the fused
 //! bias + activation epilogue.
 
+mod depthwise;
+mod direct;
+mod im2col;
 mod reference_path;
+mod winograd;
+
+pub use winograd::WinogradMatrices;
 
 use crate::epilogue::Activation;
 use crate::error::{check_len, check_min_len, Error};
@@ -22,17 +28,56 @@ pub enum Algorithm {
     Auto,
     /// The plain-loop reference (slow; the oracle).
     Reference,
+    /// im2col + our packed GEMM: `B` packed straight from the image into scratch (read in
+    /// place for 1×1 stride-1 unpadded convolutions), bias and activation fused into the
+    /// micro-kernel's store. No allocation.
+    Im2colGemm,
+    /// Explicit im2col into scratch + `matrixmultiply::sgemm` + the SIMD epilogue: the GEMM
+    /// baseline benchmarks compare against. `std` only (`sgemm` allocates its packing
+    /// buffers on every call).
+    #[cfg(feature = "std")]
+    Im2colMatrixMultiply,
+    /// Direct convolution vectorised along the output row, blocked over output channels
+    /// (any shape; fastest for few channels and small images).
+    Direct,
+    /// Depthwise convolution (`groups == in_channels == out_channels` only).
+    Depthwise,
+    /// Winograd F(2×2, 3×3): 3×3, stride 1, dilation 1 only (`docs/winograd.md`).
+    Winograd2x2,
+    /// Winograd F(4×4, 3×3): 3×3, stride 1, dilation 1 only.
+    Winograd4x4,
+    /// Winograd F(6×6, 3×3): 3×3, stride 1, dilation 1 only.
+    Winograd6x6,
 }
 
 impl Algorithm {
     /// Every algorithm name the CLI accepts, `auto` first.
-    pub const ALL: &'static [Algorithm] = &[Algorithm::Auto, Algorithm::Reference];
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::Auto,
+        Algorithm::Reference,
+        Algorithm::Im2colGemm,
+        #[cfg(feature = "std")]
+        Algorithm::Im2colMatrixMultiply,
+        Algorithm::Direct,
+        Algorithm::Depthwise,
+        Algorithm::Winograd2x2,
+        Algorithm::Winograd4x4,
+        Algorithm::Winograd6x6,
+    ];
 
     /// Short name, as printed in benchmarks and accepted by [`Algorithm::from_name`].
     pub const fn name(self) -> &'static str {
         match self {
             Algorithm::Auto => "auto",
             Algorithm::Reference => "reference",
+            Algorithm::Im2colGemm => "im2col",
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => "im2col-mm",
+            Algorithm::Direct => "direct",
+            Algorithm::Depthwise => "depthwise",
+            Algorithm::Winograd2x2 => "winograd-2x2",
+            Algorithm::Winograd4x4 => "winograd-4x4",
+            Algorithm::Winograd6x6 => "winograd-6x6",
         }
     }
 
@@ -95,6 +140,15 @@ impl Conv2dPlan {
         // One match decides both the work split and the scratch: they cannot drift apart.
         let (rows_per_unit, scratch_len) = match algorithm {
             Algorithm::Auto | Algorithm::Reference => (1, 0),
+            Algorithm::Im2colGemm => im2col::gemm_layout(desc, level)?,
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => im2col::matrixmultiply_layout(desc, level)?,
+            Algorithm::Direct => direct::decide(desc, level)?,
+            Algorithm::Depthwise => depthwise::decide(desc, level)?,
+            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
+                let l = winograd_layout(desc, algorithm, level)?;
+                (l.rows_per_unit(), l.raw_scratch_len()?)
+            }
         };
         Ok(Conv2dPlan {
             desc: *desc,
@@ -155,6 +209,118 @@ impl Conv2dPlan {
     /// bits for those elements as [`Conv2dPlan::run`].
     pub fn run_piece(
         &self,
+        piece: OutputPiece<'_>,
+        input: &[f32],
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        check_len("weights", self.desc.weights_len(), weights.len())?;
+        check_min_len("scratch", self.scratch_len, scratch.len())?;
+        if let Some(l) = self.winograd()? {
+            // Raw filters: transform them into the front of the scratch, then run prepared.
+            let (prepared, work) = scratch.split_at_mut(l.prepared_len);
+            winograd::prepare(&l, weights, prepared);
+            return self.run_piece_with(piece, input, prepared, bias, work);
+        }
+        self.run_piece_with(piece, input, weights, bias, scratch)
+    }
+
+    /// Length of the prepared weights [`Conv2dPlan::prepare_weights`] writes: the transformed,
+    /// packed filters for Winograd, 0 for algorithms that use the raw weights (for those,
+    /// pass the raw weights as `prepared`).
+    pub fn prepared_weights_len(&self) -> usize {
+        self.winograd().ok().flatten().map_or(0, |l| l.prepared_len)
+    }
+
+    /// Scratch `f32`s one [`Conv2dPlan::run_prepared`] call (or piece) needs; at most
+    /// [`Conv2dPlan::scratch_len`], which also covers transforming raw weights in the call.
+    pub fn prepared_scratch_len(&self) -> usize {
+        match self.winograd() {
+            Ok(Some(l)) => self.scratch_len - l.prepared_len,
+            _ => self.scratch_len,
+        }
+    }
+
+    /// Transforms `weights` (OIHW) once into the form [`Conv2dPlan::run_prepared`] takes, for
+    /// callers that run a layer many times. Valid for plans with the same descriptor,
+    /// algorithm and level. `prepared.len()` must be [`Conv2dPlan::prepared_weights_len`].
+    ///
+    /// ```
+    /// use convkit_kernels::{Algorithm, Conv2d, Conv2dPlan, ConvOptions, Padding};
+    /// let desc = Conv2d::builder().channels(2, 3).input_size(5, 5).kernel_size(3, 3)
+    ///     .padding(Padding::uniform(1)).build()?;
+    /// let options = ConvOptions { algorithm: Algorithm::Winograd2x2, ..Default::default() };
+    /// let plan = Conv2dPlan::new(&desc, options)?;
+    /// let weights = vec![0.5f32; desc.weights_len()];
+    /// let mut prepared = vec![0.0f32; plan.prepared_weights_len()];
+    /// plan.prepare_weights(&weights, &mut prepared)?;
+    /// let input = vec![1.0f32; desc.input_len()];
+    /// let mut output = vec![0.0f32; desc.output_len()];
+    /// let mut scratch = vec![0.0f32; plan.prepared_scratch_len()];
+    /// plan.run_prepared(&input, &prepared, None, &mut output, &mut scratch)?;
+    /// assert!((output[6] - 9.0).abs() < 1e-5); // an interior pixel: 2 channels · 9 taps · 0.5
+    /// # Ok::<(), convkit_kernels::Error>(())
+    /// ```
+    pub fn prepare_weights(&self, weights: &[f32], prepared: &mut [f32]) -> Result<(), Error> {
+        check_len("weights", self.desc.weights_len(), weights.len())?;
+        check_len(
+            "prepared weights",
+            self.prepared_weights_len(),
+            prepared.len(),
+        )?;
+        if let Some(l) = self.winograd()? {
+            winograd::prepare(&l, weights, prepared);
+        }
+        Ok(())
+    }
+
+    /// [`Conv2dPlan::run`] with weights from [`Conv2dPlan::prepare_weights`] (or the raw
+    /// weights when [`Conv2dPlan::prepared_weights_len`] is 0); scratch at least
+    /// [`Conv2dPlan::prepared_scratch_len`]. Same bits as `run`.
+    pub fn run_prepared(
+        &self,
+        input: &[f32],
+        prepared: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        check_len("output", self.desc.output_len(), output.len())?;
+        let piece = OutputPiece::whole(output, self.geometry)?;
+        self.run_piece_prepared(piece, input, prepared, bias, scratch)
+    }
+
+    /// [`Conv2dPlan::run_piece`] with prepared weights (see [`Conv2dPlan::run_prepared`]).
+    pub fn run_piece_prepared(
+        &self,
+        piece: OutputPiece<'_>,
+        input: &[f32],
+        prepared: &[f32],
+        bias: Option<&[f32]>,
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        match self.winograd()? {
+            Some(l) => check_len("prepared weights", l.prepared_len, prepared.len())?,
+            None => check_len("weights", self.desc.weights_len(), prepared.len())?,
+        }
+        self.run_piece_with(piece, input, prepared, bias, scratch)
+    }
+
+    /// The Winograd layout, if this plan runs Winograd (the same decision `new` sized with).
+    fn winograd(&self) -> Result<Option<winograd::layout::WinogradLayout>, Error> {
+        match self.algorithm {
+            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
+                winograd_layout(&self.desc, self.algorithm, self.level).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Common checks and the dispatch to the path; `weights` are raw or prepared as the
+    /// algorithm needs (lengths already checked by the caller).
+    fn run_piece_with(
+        &self,
         mut piece: OutputPiece<'_>,
         input: &[f32],
         weights: &[f32],
@@ -167,21 +333,48 @@ impl Conv2dPlan {
             });
         }
         check_len("input", self.desc.input_len(), input.len())?;
-        check_len("weights", self.desc.weights_len(), weights.len())?;
         if let Some(b) = bias {
             check_len("bias", self.desc.bias_len(), b.len())?;
         }
-        check_min_len("scratch", self.scratch_len, scratch.len())?;
+        check_min_len("scratch", self.prepared_scratch_len(), scratch.len())?;
         match self.algorithm {
             Algorithm::Auto | Algorithm::Reference => {
                 reference_path::run(self, &mut piece, input, weights, bias)
+            }
+            Algorithm::Im2colGemm => {
+                im2col::gemm_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => {
+                im2col::matrixmultiply_path::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            Algorithm::Direct => direct::run(self, &mut piece, input, weights, bias, scratch),
+            Algorithm::Depthwise => depthwise::run(self, &mut piece, input, weights, bias, scratch),
+            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
+                if let Some(l) = self.winograd()? {
+                    winograd::run(self, &l, &mut piece, input, weights, bias, scratch);
+                }
             }
         }
         Ok(())
     }
 }
 
+fn winograd_layout(
+    desc: &Conv2d,
+    algorithm: Algorithm,
+    level: Level,
+) -> Result<winograd::layout::WinogradLayout, Error> {
+    let tile = winograd::tile_of(algorithm).ok_or(Error::InvalidParameter {
+        what: "not a Winograd algorithm",
+    })?;
+    winograd::layout::WinogradLayout::new(desc, tile, level, algorithm.name())
+}
+
 /// The algorithm selector. Rules and the measurements behind them: `docs/algorithms.md`.
-fn select(_desc: &Conv2d, _level: Level) -> Algorithm {
-    Algorithm::Reference
+fn select(desc: &Conv2d, level: Level) -> Algorithm {
+    if desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
+        return Algorithm::Depthwise;
+    }
+    Algorithm::Im2colGemm
 }

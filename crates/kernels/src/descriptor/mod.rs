@@ -1,7 +1,7 @@
 //! Validated problem descriptors: what a kernel call computes, independent of how.
 //!
 //! A descriptor can only be built through its builder, which checks every size and returns an
-//! [`Error`](crate::Error) for any invalid combination; afterwards every derived size (output
+//! [`crate::Error`] for any invalid combination; afterwards every derived size (output
 //! height, element counts) is known to fit in `usize`, so kernels can index without overflow.
 
 mod conv2d;

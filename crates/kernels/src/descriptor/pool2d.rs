@@ -179,8 +179,6 @@ impl Pool2dBuilder {
         } else {
             (h.output_floor(dh, ph), w.output_floor(dw, pw))
         };
-        check_no_empty_window(Axis::Height, &h, out_h)?;
-        check_no_empty_window(Axis::Width, &w, out_w)?;
         let input_len = product(
             &[self.batch, self.channels, h.input, w.input],
             "input element count",
@@ -189,6 +187,8 @@ impl Pool2dBuilder {
             &[self.batch, self.channels, out_h, out_w],
             "output element count",
         )?;
+        check_no_empty_window(Axis::Height, &h, out_h)?;
+        check_no_empty_window(Axis::Width, &w, out_w)?;
         Ok(Pool2d {
             kind: self.kind,
             batch: self.batch,
@@ -208,27 +208,44 @@ impl Pool2dBuilder {
 }
 
 /// Every output position must see at least one input element: otherwise its maximum would be
-/// −∞ and its exclude-padding average 0/0.
+/// −∞ and its exclude-padding average 0/0. Requires the padding check (≤ window/2) first.
+///
+/// Window `o`'s taps sit at `o·stride + j·dilation` (`j < kernel`) in padded coordinates; the
+/// input occupies `[pad_before, pad_before + input)`. When `input >= dilation`, a window that
+/// starts inside the input hits it with tap 0, one that starts before it hits it with its
+/// first tap past `pad_before` if it has one, and one that starts after it misses; so only
+/// the windows starting in the leading padding and the last window need checking, which keeps
+/// this O(padding) even for huge inputs. When `input < dilation` a window can straddle the
+/// input between two taps; then the padded input is shorter than `dilation + window`, so there
+/// are only a few windows and all are checked.
 fn check_no_empty_window(axis: Axis, g: &AxisGeometry, out: usize) -> Result<(), Error> {
-    for o in 0..out {
-        // Window taps sit at start + j·dilation, j in 0..kernel, in padded coordinates; the
-        // input occupies [pad_before, pad_before + input).
+    let lo = g.pad_before;
+    let hits = |o: usize| {
         let start = o * g.stride;
-        let lo = g.pad_before;
         let first = if start >= lo {
             0
         } else {
             (lo - start).div_ceil(g.dilation)
         };
-        let hits = first < g.kernel && start + first * g.dilation < lo + g.input;
-        if !hits {
-            return Err(Error::PoolWindowOnlyPadding {
+        first < g.kernel && start + first * g.dilation < lo + g.input
+    };
+    let check = |o: usize| {
+        if hits(o) {
+            Ok(())
+        } else {
+            Err(Error::PoolWindowOnlyPadding {
                 axis,
                 output_index: o,
-            });
+            })
         }
+    };
+    if g.input >= g.dilation {
+        let head = (lo / g.stride + 1).min(out);
+        (0..head).try_for_each(check)?;
+        check(out - 1)
+    } else {
+        (0..out).try_for_each(check)
     }
-    Ok(())
 }
 
 impl Pool2d {

@@ -29,9 +29,11 @@ impl Activation {
     /// Checks the activation's own parameters (a clamp needs `min <= max`, neither NaN).
     pub fn validate(self) -> Result<Activation, Error> {
         match self {
-            Activation::Clamp { min, max } if !(min <= max) => Err(Error::InvalidParameter {
-                what: "clamp activation needs min <= max (and neither NaN)",
-            }),
+            Activation::Clamp { min, max } if min.partial_cmp(&max).is_none_or(|o| o.is_gt()) => {
+                Err(Error::InvalidParameter {
+                    what: "clamp activation needs min <= max (and neither NaN)",
+                })
+            }
             a => Ok(a),
         }
     }
@@ -74,7 +76,7 @@ pub fn apply_bias_activation(
         });
     }
     let image = crate::error::mul(channels, plane_len, "epilogue image size")?;
-    if data.len() % image != 0 {
+    if !data.len().is_multiple_of(image) {
         return Err(Error::LengthMismatch {
             what: "epilogue data",
             expected: image * (data.len() / image + 1),
@@ -127,7 +129,7 @@ pub(crate) unsafe fn bias_activation_run<V: F32Vector>(
     activation: Activation,
 ) {
     let full = n - n % V::LANES;
-    // SAFETY (whole body): every access is within `p[..n]`: full vectors below `full`, one
+    // SAFETY: (whole body) every access is within `p[..n]`: full vectors below `full`, one
     // partial vector of `n − full < LANES` elements after it.
     unsafe {
         let b = V::splat(bias);
@@ -150,7 +152,7 @@ pub(crate) unsafe fn bias_activation_run<V: F32Vector>(
 /// The [`F32Vector`] contract must hold.
 #[inline(always)]
 pub(crate) unsafe fn activate<V: F32Vector>(x: V, activation: Activation) -> V {
-    // SAFETY (whole body): lane-wise arithmetic under the forwarded contract.
+    // SAFETY: (whole body) lane-wise arithmetic under the forwarded contract.
     unsafe {
         match activation {
             Activation::Identity => x,

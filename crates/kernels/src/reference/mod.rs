@@ -11,7 +11,6 @@ mod pool2d;
 pub use conv2d::conv2d;
 pub(crate) use conv2d::conv2d_rows;
 pub use corr2d::{convolve2d, corr2d};
-pub(crate) use pool2d::pool2d_rows;
 pub use pool2d::{max_pool2d_with_indices, pool2d};
 
 use core::ops::{Add, Div, Mul};

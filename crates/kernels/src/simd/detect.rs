@@ -9,17 +9,15 @@ use super::Level;
 
 /// Bit `1 << level` for every level the CPU supports.
 pub(super) fn supported_levels_mask() -> u8 {
-    let mut mask = 1 << Level::Portable as u8;
+    let portable = 1 << Level::Portable as u8;
     #[cfg(target_arch = "x86_64")]
-    {
-        mask |= x86::mask();
-    }
+    let arch = x86::mask();
+    // Advanced SIMD is mandatory in the aarch64 baseline.
     #[cfg(target_arch = "aarch64")]
-    {
-        // Advanced SIMD is mandatory in the aarch64 baseline.
-        mask |= 1 << Level::Neon as u8;
-    }
-    mask
+    let arch = 1 << Level::Neon as u8;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let arch = 0;
+    portable | arch
 }
 
 #[cfg(target_arch = "x86_64")]

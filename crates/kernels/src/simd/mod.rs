@@ -1,7 +1,7 @@
 //! The SIMD dispatch layer: which instruction set the micro-kernels run on.
 //!
-//! Micro-kernels are written once, generic over the [`F32Vector`] trait, and implement
-//! [`SimdKernel`]. [`dispatch`] instantiates a kernel for the requested [`Level`] inside a
+//! Micro-kernels are written once, generic over the `F32Vector` trait, and implement
+//! `SimdKernel`. `dispatch` instantiates a kernel for the requested [`Level`] inside a
 //! function compiled with that level's `#[target_feature]`s, so a default build (no
 //! `RUSTFLAGS`) still runs AVX-512 code on a CPU that has it. The level is detected once per
 //! process (cpuid + xgetbv through `core::arch`, no `std` needed) and can be overridden

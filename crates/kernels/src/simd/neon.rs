@@ -79,4 +79,23 @@ impl F32Vector for Neon {
     unsafe fn reduce_max(self) -> f32 {
         unsafe { vmaxvq_f32(self.0) }
     }
+    #[inline(always)]
+    unsafe fn max_nan(self, b: Self) -> Self {
+        unsafe {
+            // Select b only where b > self (self wins ties, including −0 vs +0), then force
+            // NaN where either lane is unordered (vceq is false for NaN).
+            let m = vbslq_f32(vcgtq_f32(b.0, self.0), b.0, self.0);
+            let ordered = vandq_u32(vceqq_f32(self.0, self.0), vceqq_f32(b.0, b.0));
+            Neon(vbslq_f32(ordered, m, vdupq_n_f32(f32::NAN)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
+        unsafe {
+            (
+                Neon(vuzp1q_f32(self.0, hi.0)),
+                Neon(vuzp2q_f32(self.0, hi.0)),
+            )
+        }
+    }
 }

@@ -80,12 +80,73 @@ pub(crate) trait F32Vector: Copy {
             .fold(f32::NEG_INFINITY, f32::max)
     }
 
+    /// Lane-wise maximum for pooling: NaN where either lane is NaN (any NaN payload), and
+    /// `self` where the lanes compare equal (so `−0.0` vs `+0.0` keeps `self`, the earlier tap).
+    unsafe fn max_nan(self, b: Self) -> Self {
+        let mut x = [0.0f32; 64];
+        let mut y = [0.0f32; 64];
+        // SAFETY: `LANES <= 64`.
+        unsafe {
+            self.store(x.as_mut_ptr());
+            b.store(y.as_mut_ptr());
+        }
+        for (x, y) in x[..Self::LANES].iter_mut().zip(&y[..Self::LANES]) {
+            if y.is_nan() || (*y > *x) {
+                *x = *y;
+            }
+        }
+        // SAFETY: `LANES <= 64`.
+        unsafe { Self::load(x.as_ptr()) }
+    }
+    /// Splits the `2·LANES` consecutive elements `self ++ hi` into their even-indexed and
+    /// odd-indexed elements, in order: `([e0, e2, …], [e1, e3, …])`. The stride-2 pooling
+    /// kernels use it instead of gathering one element at a time.
+    unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
+        let mut x = [0.0f32; 128];
+        let mut even = [0.0f32; 64];
+        let mut odd = [0.0f32; 64];
+        // SAFETY: `2·LANES <= 128`.
+        unsafe {
+            self.store(x.as_mut_ptr());
+            hi.store(x.as_mut_ptr().add(Self::LANES));
+        }
+        for i in 0..Self::LANES {
+            even[i] = x[2 * i];
+            odd[i] = x[2 * i + 1];
+        }
+        // SAFETY: `LANES <= 64`.
+        unsafe { (Self::load(even.as_ptr()), Self::load(odd.as_ptr())) }
+    }
+    /// [`F32Vector::deinterleave`] up to a fixed lane permutation shared by every call at
+    /// this level, undone by [`F32Vector::deinterleave_order`]. Lane-wise work between the two
+    /// commutes with the permutation, so a kernel deinterleaves many times and reorders once
+    /// (AVX2: `shufps` per deinterleave, one `vpermpd` per result vector).
+    unsafe fn deinterleave_unordered(self, hi: Self) -> (Self, Self) {
+        // SAFETY: forwarded contract.
+        unsafe { self.deinterleave(hi) }
+    }
+    /// Puts the lanes of a result of [`F32Vector::deinterleave_unordered`] in order.
+    unsafe fn deinterleave_order(self) -> Self {
+        self
+    }
+    /// Loads `p[0], p[stride], …, p[(n−1)·stride]` (`1 <= n <= LANES`) into the first `n`
+    /// lanes, the other lanes zero. Reads only those elements.
+    unsafe fn load_strided(p: *const f32, stride: usize, n: usize) -> Self {
+        let mut buf = [0.0f32; 64];
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            // SAFETY: the caller guarantees `p[i·stride]` is readable for `i < n`.
+            *b = unsafe { *p.add(i * stride) };
+        }
+        // SAFETY: `LANES <= 64`.
+        unsafe { Self::load(buf.as_ptr()) }
+    }
+
     /// Lane-wise `e^x` for the activation epilogues (Cephes' `expf`: `x = n·ln2 + r`, a
     /// degree-5 polynomial for `e^r`, scaled by `2^n`), within 2 ulp on `[−87.3, 88.3]`.
     /// Inputs are clamped to that range first, so the result stays finite and normal
     /// (about 1.2e−38 to 2.4e38); NaN propagates at levels whose `min`/`max` keep it.
     unsafe fn exp(self) -> Self {
-        // SAFETY (whole body): forwarded contract, only lane-wise arithmetic.
+        // SAFETY: (whole body) forwarded contract, only lane-wise arithmetic.
         unsafe {
             // Constant first: x86 min/max return the second operand when one is NaN.
             let x = Self::splat(88.376_26).min(self);

@@ -116,3 +116,116 @@ fn exp_is_accurate_at_every_level() {
         }
     }
 }
+
+/// The pooling ops: `max_nan`, `deinterleave`, `load_strided`.
+struct PoolOps<'a> {
+    a: &'a [f32; 128],
+    b: &'a [f32; 64],
+    out: &'a mut [[f32; 64]; 6],
+    stride: usize,
+    n: usize,
+}
+
+impl SimdKernel for PoolOps<'_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: `a` covers 128 floats (>= 2·LANES and >= (n−1)·stride + 1 for the strides
+        // used below), `b` and every output 64, LANES <= 64.
+        unsafe {
+            let (lo, hi) = (
+                V::load(self.a.as_ptr()),
+                V::load(self.a.as_ptr().add(V::LANES)),
+            );
+            let b = V::load(self.b.as_ptr());
+            lo.max_nan(b).store(self.out[0].as_mut_ptr());
+            let (even, odd) = lo.deinterleave(hi);
+            even.store(self.out[1].as_mut_ptr());
+            odd.store(self.out[2].as_mut_ptr());
+            V::load_strided(self.a.as_ptr(), self.stride, self.n).store(self.out[3].as_mut_ptr());
+            // Unordered deinterleave, a lane-wise op, then one reorder.
+            let (e, o) = lo.deinterleave_unordered(hi);
+            e.deinterleave_order().store(self.out[4].as_mut_ptr());
+            e.add(o)
+                .deinterleave_order()
+                .store(self.out[5].as_mut_ptr());
+        }
+    }
+}
+
+#[test]
+fn pooling_ops_at_every_level() {
+    let mut a: [f32; 128] = core::array::from_fn(|i| i as f32 * 0.5 - 7.0);
+    let mut b: [f32; 64] = core::array::from_fn(|i| 4.0 - (i % 7) as f32);
+    // Ties of signed zeros, NaN on either side and on both, infinities.
+    a[0] = -0.0;
+    b[0] = 0.0;
+    a[1] = 0.0;
+    b[1] = -0.0;
+    a[2] = f32::NAN;
+    b[3] = f32::NAN;
+    a[4] = f32::NAN;
+    b[4] = f32::NAN;
+    a[5] = f32::INFINITY;
+    b[6] = f32::NEG_INFINITY;
+    for level in supported_levels() {
+        let lanes = level.lanes();
+        for (stride, n) in [
+            (1, lanes),
+            (3, 1),
+            (3, lanes),
+            (7, lanes.min(18)),
+            (2, lanes - 1),
+        ] {
+            let mut out = [[-99.0f32; 64]; 6];
+            dispatch(
+                level,
+                PoolOps {
+                    a: &a,
+                    b: &b,
+                    out: &mut out,
+                    stride,
+                    n,
+                },
+            );
+            for i in 0..lanes {
+                let (x, y) = (a[i], b[i]);
+                let want = if x.is_nan() || y.is_nan() {
+                    f32::NAN
+                } else if y > x {
+                    y
+                } else {
+                    x
+                };
+                let got = out[0][i];
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "{level} max_nan lane {i}: {x} {y} -> {got}"
+                );
+                assert_eq!(out[1][i].to_bits(), a[2 * i].to_bits(), "{level} even {i}");
+                assert_eq!(
+                    out[2][i].to_bits(),
+                    a[2 * i + 1].to_bits(),
+                    "{level} odd {i}"
+                );
+                assert_eq!(
+                    out[4][i].to_bits(),
+                    a[2 * i].to_bits(),
+                    "{level} unordered {i}"
+                );
+                let sum = a[2 * i] + a[2 * i + 1];
+                assert!(same_bits(out[5][i], sum), "{level} unordered sum {i}");
+                let want = if i < n { a[i * stride] } else { 0.0 };
+                assert_eq!(
+                    out[3][i].to_bits(),
+                    want.to_bits(),
+                    "{level} strided {stride} {n} lane {i}"
+                );
+            }
+        }
+    }
+}
+
+fn same_bits(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}

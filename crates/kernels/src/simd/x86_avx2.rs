@@ -102,4 +102,36 @@ impl F32Vector for Avx2Fma {
         let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
         _mm_cvtss_f32(s)
     }
+    #[inline(always)]
+    unsafe fn max_nan(self, b: Self) -> Self {
+        // vmaxps returns its second operand on equality and on NaN: `self` wins ties and a NaN
+        // in `self` survives; OR-ing the unordered mask (all ones, a NaN) catches NaN in `b`.
+        let m = _mm256_max_ps(b.0, self.0);
+        Avx2Fma(_mm256_or_ps(m, _mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, b.0)))
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
+        // shufps works per 128-bit half: [a0 a2 b0 b2 | a4 a6 b4 b6]; the 64-bit permute
+        // (0, 2, 1, 3) then puts the halves in order: [a0 a2 a4 a6 b0 b2 b4 b6].
+        let even = _mm256_shuffle_ps::<0b10_00_10_00>(self.0, hi.0);
+        let odd = _mm256_shuffle_ps::<0b11_01_11_01>(self.0, hi.0);
+        let order = |v: __m256| {
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+        };
+        (Avx2Fma(order(even)), Avx2Fma(order(odd)))
+    }
+    #[inline(always)]
+    unsafe fn deinterleave_unordered(self, hi: Self) -> (Self, Self) {
+        // Lanes [e0 e2 e8 e10 | e4 e6 e12 e14] (in units of the 2·8 inputs).
+        (
+            Avx2Fma(_mm256_shuffle_ps::<0b10_00_10_00>(self.0, hi.0)),
+            Avx2Fma(_mm256_shuffle_ps::<0b11_01_11_01>(self.0, hi.0)),
+        )
+    }
+    #[inline(always)]
+    unsafe fn deinterleave_order(self) -> Self {
+        Avx2Fma(_mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(
+            _mm256_castps_pd(self.0),
+        )))
+    }
 }

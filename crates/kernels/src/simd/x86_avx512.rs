@@ -94,4 +94,22 @@ impl F32Vector for Avx512f {
     unsafe fn reduce_max(self) -> f32 {
         _mm512_reduce_max_ps(self.0)
     }
+    #[inline(always)]
+    unsafe fn max_nan(self, b: Self) -> Self {
+        // vmaxps returns its second operand on equality and on NaN: `self` wins ties and a NaN
+        // in `self` survives; lanes where either is NaN are then forced to NaN.
+        let m = _mm512_max_ps(b.0, self.0);
+        let unordered = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0, b.0);
+        Avx512f(_mm512_mask_mov_ps(m, unordered, _mm512_set1_ps(f32::NAN)))
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
+        // One two-source permute per output: index i < 16 picks self[i], 16 + i picks hi[i].
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        (
+            Avx512f(_mm512_permutex2var_ps(self.0, even, hi.0)),
+            Avx512f(_mm512_permutex2var_ps(self.0, odd, hi.0)),
+        )
+    }
 }

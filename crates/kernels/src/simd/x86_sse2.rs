@@ -75,4 +75,18 @@ impl F32Vector for Sse2 {
         let bits = _mm_slli_epi32::<23>(_mm_add_epi32(n, _mm_set1_epi32(127)));
         Sse2(_mm_castsi128_ps(bits))
     }
+    #[inline(always)]
+    unsafe fn max_nan(self, b: Self) -> Self {
+        // maxps returns its second operand on equality and on NaN: `self` wins ties and a NaN
+        // in `self` survives; OR-ing the unordered mask (all ones, a NaN) catches NaN in `b`.
+        let m = _mm_max_ps(b.0, self.0);
+        Sse2(_mm_or_ps(m, _mm_cmpunord_ps(self.0, b.0)))
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
+        (
+            Sse2(_mm_shuffle_ps::<0b10_00_10_00>(self.0, hi.0)),
+            Sse2(_mm_shuffle_ps::<0b11_01_11_01>(self.0, hi.0)),
+        )
+    }
 }

@@ -1,0 +1,219 @@
+//! Depthwise convolution (`groups == in_channels == out_channels`): each channel convolved
+//! with its own `R×S` filter, vectorised along the output row.
+//!
+//! Per work unit (batch item × block of output rows) and channel: the input rows the block
+//! reads, top/bottom padding rows included as zero rows, are prepared once into the caller's
+//! scratch ([`RowPrep`]: left/right zero padding, stride phases), then
+//! [`f32_dwconv_mrxnv`] tiles of 2 output rows × up to 4 vectors cover the block. im2col +
+//! GEMM would copy 9 values per multiply-add here; this path reads each prepared row from L1.
+//!
+//! 3×3 and 5×5 are unrolled; other sizes up to 16 columns wide run the same body with the
+//! size read at run time (wider kernels: use the direct path).
+
+mod f32_dwconv_mrxnv;
+
+use self::f32_dwconv_mrxnv::{dwconv_tile, DwTile, MAX_TAPS};
+use super::direct::prepare::RowPrep;
+use super::Conv2dPlan;
+use crate::epilogue::Activation;
+use crate::error::{mul, Error};
+use crate::simd::{dispatch, F32Vector, Level, SimdKernel};
+use crate::split::OutputPiece;
+use crate::Conv2d;
+
+/// Prepared rows (zero rows included) a block of `rows` output rows reads.
+fn input_rows_for(desc: &Conv2d, rows: usize) -> usize {
+    (rows - 1) * desc.stride_height() + (desc.kernel_height() - 1) * desc.dilation_height() + 1
+}
+
+/// Output rows per unit: a quarter of the image (so two threads share a batch-1 image with
+/// little imbalance), which keeps the halo rows prepared twice below `(R−1)/(P/4)`.
+fn rows_per_unit(desc: &Conv2d) -> usize {
+    desc.output_height().div_ceil(4).max(1)
+}
+
+/// The plan's decision for this path: `(rows_per_unit, scratch_len)`, or
+/// [`Error::UnsupportedAlgorithm`] when the descriptor is not depthwise or the kernel is wider
+/// than 16.
+pub(super) fn decide(desc: &Conv2d, level: Level) -> Result<(usize, usize), Error> {
+    if !desc.is_depthwise() {
+        return Err(Error::UnsupportedAlgorithm {
+            algorithm: "depthwise",
+            reason: "needs groups == in_channels == out_channels",
+        });
+    }
+    if desc.kernel_width() > MAX_TAPS {
+        return Err(Error::UnsupportedAlgorithm {
+            algorithm: "depthwise",
+            reason: "kernel wider than 16 (use the direct path)",
+        });
+    }
+    let prep = RowPrep::new(desc, level)?;
+    let rows = rows_per_unit(desc);
+    let scratch = mul(
+        input_rows_for(desc, rows),
+        prep.row_len,
+        "depthwise scratch",
+    )?;
+    Ok((rows, scratch))
+}
+
+/// Runs the units of `piece` (lengths checked by the plan).
+pub(super) fn run(
+    plan: &Conv2dPlan,
+    piece: &mut OutputPiece<'_>,
+    input: &[f32],
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    scratch: &mut [f32],
+) {
+    // The plan built this same layout without error, so it cannot fail here.
+    let Ok(prep) = RowPrep::new(plan.descriptor(), plan.level()) else {
+        return;
+    };
+    dispatch(
+        plan.level(),
+        DwUnits {
+            desc: plan.descriptor(),
+            prep,
+            act: plan.activation(),
+            piece,
+            input,
+            weights,
+            bias,
+            scratch,
+        },
+    );
+}
+
+struct DwUnits<'a, 'b> {
+    desc: &'a Conv2d,
+    prep: RowPrep,
+    act: Activation,
+    piece: &'a mut OutputPiece<'b>,
+    input: &'a [f32],
+    weights: &'a [f32],
+    bias: Option<&'a [f32]>,
+    scratch: &'a mut [f32],
+}
+
+impl SimdKernel for DwUnits<'_, '_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        match (self.desc.kernel_height(), self.desc.kernel_width()) {
+            // SAFETY: forwarded dispatch contract; R, S match the kernel.
+            (3, 3) => unsafe { run_units::<V, 3, 3>(self) },
+            // SAFETY: as above.
+            (5, 5) => unsafe { run_units::<V, 5, 5>(self) },
+            // SAFETY: as above; 0 reads the size at run time.
+            _ => unsafe { run_units::<V, 0, 0>(self) },
+        }
+    }
+}
+
+/// The driver: units → channels → prepare rows → pairs of output rows → column tiles.
+#[inline(always)]
+unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_, '_>) {
+    let d = k.desc;
+    let prep = k.prep;
+    let g = k.piece.geometry();
+    let (h, w, c_all) = (d.input_height(), d.input_width(), d.in_channels());
+    let (r_len, s_len) = (d.kernel_height(), d.kernel_width());
+    let (sh, dh, dw) = (d.stride_height(), d.dilation_height(), d.dilation_width());
+    let top = d.padding().top as isize;
+    let q_len = g.cols;
+    let mut taps = [0usize; MAX_TAPS];
+    for (s, t) in taps.iter_mut().enumerate().take(s_len) {
+        *t = prep.tap_offset(s, dw);
+    }
+    let row_len = prep.row_len;
+
+    for u in k.piece.units() {
+        let (n, rows) = g.unit(u);
+        let Some((y_unit, y_kstride)) = k.piece.unit_ptr(u) else {
+            continue;
+        };
+        // Prepared row i holds input row first + i (a zero row outside the image).
+        let first = (rows.start * sh) as isize - top;
+        let count = input_rows_for(d, rows.len());
+        for ch in 0..c_all {
+            let plane = (n * c_all + ch) * h * w;
+            for i in 0..count {
+                let ih = first + i as isize;
+                let dst = &mut k.scratch[i * row_len..(i + 1) * row_len];
+                if ih < 0 || ih >= h as isize {
+                    dst.fill(0.0);
+                } else {
+                    let src = plane + ih as usize * w;
+                    // SAFETY: forwarded dispatch contract; the slices have W and row_len
+                    // elements.
+                    unsafe { prep.prepare_row_simd::<V>(&k.input[src..src + w], dst) };
+                }
+            }
+            let mut tile = DwTile {
+                x: k.scratch.as_ptr(),
+                x_mstride: sh * row_len,
+                x_rstride: dh * row_len,
+                // SAFETY: ch < K = C, so the channel's filter exists.
+                w: unsafe { k.weights.as_ptr().add(ch * r_len * s_len) },
+                r_len,
+                s_len,
+                taps,
+                y: y_unit,
+                y_mstride: q_len,
+                q_valid: 0,
+                bias: k.bias.map(|b| b[ch]),
+                act: k.act,
+            };
+            let mut m = 0;
+            while m < rows.len() {
+                let mr = if rows.len() - m >= 2 { 2 } else { 1 };
+                // SAFETY: output rows m, m + mr − 1 of the unit exist; their input rows
+                // (m + mr − 1)·sh + (R − 1)·dh < count were prepared.
+                unsafe {
+                    tile.x = k.scratch.as_ptr().add(m * sh * row_len);
+                    tile.y = y_unit.add(ch * y_kstride + m * q_len);
+                    if mr == 2 {
+                        row_tiles::<V, 2, R, S>(&mut tile, q_len);
+                    } else {
+                        row_tiles::<V, 1, R, S>(&mut tile, q_len);
+                    }
+                }
+                m += mr;
+            }
+        }
+    }
+}
+
+/// Covers `MR` output rows with column tiles of up to 4 vectors, the last one sized to the
+/// vectors left.
+#[inline(always)]
+unsafe fn row_tiles<V: F32Vector, const MR: usize, const R: usize, const S: usize>(
+    t: &mut DwTile,
+    q_len: usize,
+) {
+    let lanes = V::LANES;
+    let (x0, y0) = (t.x, t.y);
+    let mut q0 = 0;
+    while q0 < q_len {
+        let nv = (q_len - q0).div_ceil(lanes).min(4);
+        let cols = (nv * lanes).min(q_len - q0);
+        t.q_valid = cols;
+        // SAFETY: q0 < Q_pad, so the loads end within the phase length (see `RowPrep`) and
+        // the stores within the rows' Q columns.
+        unsafe {
+            t.x = x0.add(q0);
+            t.y = y0.add(q0);
+            match nv {
+                1 => dwconv_tile::<V, MR, 1, R, S>(t),
+                2 => dwconv_tile::<V, MR, 2, R, S>(t),
+                3 => dwconv_tile::<V, MR, 3, R, S>(t),
+                _ => dwconv_tile::<V, MR, 4, R, S>(t),
+            }
+        }
+        q0 += cols;
+    }
+    t.x = x0;
+    t.y = y0;
+}

@@ -1,0 +1,169 @@
+//! `f32_conv_row_{KB}x{NV}v`: one output row segment of `KB` output channels × `NV` vectors
+//! of output pixels, accumulated over every input channel of the group and every kernel tap
+//! that hits the image, then `act(acc + bias)` in registers and stored.
+//!
+//! Generic over the vector type (instantiated per ISA by [`crate::simd::dispatch`]), over the
+//! tile (`KB`, `NV`) and over the kernel width `S` (3 and 5 unrolled; `S = 0` takes the width
+//! at run time).
+
+use crate::epilogue::{activate, Activation};
+use crate::simd::F32Vector;
+
+/// Largest kernel width whose tap offsets are tabulated; wider kernels step through taps.
+pub(crate) const MAX_TABLE_TAPS: usize = 16;
+
+/// Everything one tile call needs. Pointers are set by the driver (`super::run_units`).
+#[derive(Clone, Copy)]
+pub(crate) struct RowTile {
+    /// Prepared row of input channel 0 of the group, first kernel row used, column `q0`.
+    pub x: *const f32,
+    /// Distance between input channels in the prepared block.
+    pub x_cstride: usize,
+    /// Distance between consecutive kernel rows (`dh` prepared rows).
+    pub x_rstride: usize,
+    /// Input channels per group.
+    pub cg: usize,
+    /// Kernel rows that hit the image for this output row.
+    pub nr: usize,
+    /// Weights of output channel `k0`, input channel 0, first kernel row used, tap 0.
+    pub w: *const f32,
+    /// Distance between output channels' filters (`Cg·R·S`).
+    pub w_kstride: usize,
+    /// Distance between input channels inside a filter (`R·S`).
+    pub w_cstride: usize,
+    /// Kernel width `S`.
+    pub s_len: usize,
+    /// Offsets of the kernel tap columns in a prepared row (first `min(S, 16)` entries).
+    pub taps: [usize; MAX_TABLE_TAPS],
+    /// For `S > 16`: tap step `⌊dw / sw⌋`, `dw mod sw`, `sw`, and the phase length.
+    pub step: (usize, usize, usize, usize),
+    /// Output of channel `k0`, this row, column `q0`.
+    pub y: *mut f32,
+    /// Distance between output channels.
+    pub y_kstride: usize,
+    /// Valid output columns in this tile (`1..=NV·LANES`); lanes beyond are not stored.
+    pub q_valid: usize,
+    /// Bias of channel `k0` (then `k0 + 1`, ...), if any.
+    pub bias: Option<*const f32>,
+    /// Fused activation.
+    pub act: Activation,
+}
+
+/// Computes one tile.
+///
+/// Register plan (AVX-512, `KB = 4`, `NV = 4`: 16 accumulators, 4 input vectors):
+///
+/// ```text
+///              x[q0 .. q0+16) x[+16 .. +32) x[+32 .. +48) x[+48 .. +64)   <- 4 loads / tap
+///   w[k0] bc:  acc00          acc01         acc02         acc03
+///   w[k0+1]:   acc10          acc11         acc12         acc13
+///   w[k0+2]:   acc20          acc21         acc22         acc23
+///   w[k0+3]:   acc30          acc31         acc32         acc33
+///              (one broadcast weight per channel row, KB·NV FMAs per tap)
+/// ```
+///
+/// Summation order per output element: input channel, kernel row, kernel column (the
+/// reference's order), bias last.
+///
+/// # Safety
+/// The [`F32Vector`] contract must hold; every pointer in `t` must be valid for what the tile
+/// reads (prepared rows: `NV·LANES` lanes from every tap offset) and writes (`q_valid` columns
+/// of `KB` channels), which the driver guarantees from the [`super::prepare::RowPrep`] layout.
+#[inline(always)]
+pub(crate) unsafe fn conv_row_tile<
+    V: F32Vector,
+    const KB: usize,
+    const NV: usize,
+    const S: usize,
+>(
+    t: &RowTile,
+) {
+    // SAFETY: (whole body) offsets stay within the prepared block and filters (see above).
+    unsafe {
+        let mut acc = [[V::zero(); NV]; KB];
+        for c in 0..t.cg {
+            for r in 0..t.nr {
+                let x = t.x.add(c * t.x_cstride + r * t.x_rstride);
+                let w = t.w.add(c * t.w_cstride + r * t.s_len);
+                if S != 0 {
+                    for s in 0..S {
+                        tap::<V, KB, NV>(&mut acc, x.add(t.taps[s]), w.add(s), t.w_kstride);
+                    }
+                } else if t.s_len <= MAX_TABLE_TAPS {
+                    for s in 0..t.s_len {
+                        tap::<V, KB, NV>(&mut acc, x.add(t.taps[s]), w.add(s), t.w_kstride);
+                    }
+                } else {
+                    let (div, rem, sw, len) = t.step;
+                    let (mut phase, mut off) = (0, 0);
+                    for s in 0..t.s_len {
+                        let xs = x.add(phase * len + off);
+                        tap::<V, KB, NV>(&mut acc, xs, w.add(s), t.w_kstride);
+                        phase += rem;
+                        off += div;
+                        if phase >= sw {
+                            phase -= sw;
+                            off += 1;
+                        }
+                    }
+                }
+            }
+        }
+        store_tile::<V, KB, NV>(&acc, t);
+    }
+}
+
+/// One kernel tap: `NV` input loads, `KB` weight broadcasts, `KB·NV` FMAs.
+#[inline(always)]
+unsafe fn tap<V: F32Vector, const KB: usize, const NV: usize>(
+    acc: &mut [[V; NV]; KB],
+    x: *const f32,
+    w: *const f32,
+    w_kstride: usize,
+) {
+    // SAFETY: (whole body) the caller guarantees `x[..NV·LANES]` and the `KB` weights exist.
+    unsafe {
+        let mut xv = [V::zero(); NV];
+        for (j, v) in xv.iter_mut().enumerate() {
+            *v = V::load(x.add(j * V::LANES));
+        }
+        for (kk, row) in acc.iter_mut().enumerate() {
+            let wv = V::splat(*w.add(kk * w_kstride));
+            for (a, x) in row.iter_mut().zip(xv.iter()) {
+                *a = x.mul_add(wv, *a);
+            }
+        }
+    }
+}
+
+/// The fused epilogue: `act(acc + bias)` per channel, stored (the last vector partially).
+#[inline(always)]
+unsafe fn store_tile<V: F32Vector, const KB: usize, const NV: usize>(
+    acc: &[[V; NV]; KB],
+    t: &RowTile,
+) {
+    // SAFETY: (whole body) writes stay within `q_valid` columns of `KB` output channel rows.
+    unsafe {
+        for (kk, row) in acc.iter().enumerate() {
+            let b = t.bias.map(|p| V::splat(*p.add(kk)));
+            let y = t.y.add(kk * t.y_kstride);
+            for (j, a) in row.iter().enumerate() {
+                let start = j * V::LANES;
+                if start >= t.q_valid {
+                    break;
+                }
+                let mut v = *a;
+                if let Some(b) = b {
+                    v = v.add(b);
+                }
+                let v = activate::<V>(v, t.act);
+                let n = t.q_valid - start;
+                if n >= V::LANES {
+                    v.store(y.add(start));
+                } else {
+                    v.store_partial(y.add(start), n);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Direct convolution, vectorised along the output row (output pixels in lanes), register
+//! blocked over output channels (weights broadcast), for the shapes where im2col copies more
+//! than it computes: few input channels (LeNet conv1, the ResNet stem), few output channels,
+//! small images, batch 1.
+//!
+//! Per work unit (batch item × block of output rows) and group: the input rows the block needs
+//! are prepared once into the caller's scratch ([`prepare::RowPrep`]: zero padding, stride
+//! phases), then every output row is covered by [`f32_conv_row_kxnv`] tiles of `KB` channels ×
+//! `NV` vectors. Kernel rows that fall in the top/bottom padding are skipped per output row
+//! (no work, no branch in the tile); left/right padding is the zeros of the prepared rows.
+//!
+//! Any kernel size, stride, dilation, padding and group count. The scratch length and the
+//! rows per unit come from [`decide`], which the plan calls once; [`run`] recomputes the same
+//! layout from the plan.
+
+mod f32_conv_row_kxnv;
+pub(crate) mod prepare;
+
+use self::f32_conv_row_kxnv::{conv_row_tile, RowTile, MAX_TABLE_TAPS};
+use self::prepare::RowPrep;
+use super::Conv2dPlan;
+use crate::epilogue::Activation;
+use crate::error::{mul, Error};
+use crate::simd::{dispatch, F32Vector, Level, SimdKernel};
+use crate::split::OutputPiece;
+use crate::Conv2d;
+
+/// Prepared-input budget per work unit, in `f32`s (128 KiB, well inside the 1 MiB
+/// L2 of the Zen 4 this was tuned on, so a unit's rows stay cached across channel blocks).
+const PREP_BUDGET: usize = 32 * 1024;
+
+/// Input rows a block of `rows` output rows reads (at most `H`).
+pub(crate) fn input_rows_for(desc: &Conv2d, rows: usize) -> usize {
+    let span =
+        (rows - 1) * desc.stride_height() + (desc.kernel_height() - 1) * desc.dilation_height() + 1;
+    span.min(desc.input_height())
+}
+
+/// Output rows per work unit: enough units for two threads to share a batch-1 image (at
+/// least 4 per item), and a prepared block within [`PREP_BUDGET`].
+pub(crate) fn rows_per_unit(desc: &Conv2d, prep: &RowPrep) -> usize {
+    let p = desc.output_height();
+    let mut rows = p.div_ceil(4).max(1);
+    let cg = desc.in_channels_per_group();
+    while rows > 1
+        && cg
+            .saturating_mul(input_rows_for(desc, rows))
+            .saturating_mul(prep.row_len)
+            > PREP_BUDGET
+    {
+        rows -= 1;
+    }
+    rows
+}
+
+/// The plan's decision for this path: `(rows_per_unit, scratch_len)`.
+pub(super) fn decide(desc: &Conv2d, level: Level) -> Result<(usize, usize), Error> {
+    let prep = RowPrep::new(desc, level)?;
+    let rows = rows_per_unit(desc, &prep);
+    let per_channel = mul(input_rows_for(desc, rows), prep.row_len, "direct scratch")?;
+    let scratch = mul(per_channel, desc.in_channels_per_group(), "direct scratch")?;
+    Ok((rows, scratch))
+}
+
+/// Runs the units of `piece` (lengths checked by the plan).
+pub(super) fn run(
+    plan: &Conv2dPlan,
+    piece: &mut OutputPiece<'_>,
+    input: &[f32],
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    scratch: &mut [f32],
+) {
+    // The plan built this same layout without error, so it cannot fail here.
+    let Ok(prep) = RowPrep::new(plan.descriptor(), plan.level()) else {
+        return;
+    };
+    dispatch(
+        plan.level(),
+        DirectUnits {
+            desc: plan.descriptor(),
+            prep,
+            act: plan.activation(),
+            piece,
+            input,
+            weights,
+            bias,
+            scratch,
+        },
+    );
+}
+
+struct DirectUnits<'a, 'b> {
+    desc: &'a Conv2d,
+    prep: RowPrep,
+    act: Activation,
+    piece: &'a mut OutputPiece<'b>,
+    input: &'a [f32],
+    weights: &'a [f32],
+    bias: Option<&'a [f32]>,
+    scratch: &'a mut [f32],
+}
+
+impl SimdKernel for DirectUnits<'_, '_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        match self.desc.kernel_width() {
+            // SAFETY: forwarded dispatch contract; S matches the kernel width.
+            3 => unsafe { run_units::<V, 3>(self) },
+            // SAFETY: as above.
+            5 => unsafe { run_units::<V, 5>(self) },
+            // SAFETY: as above; S = 0 reads the width at run time.
+            _ => unsafe { run_units::<V, 0>(self) },
+        }
+    }
+}
+
+/// The driver: units → groups → prepare rows → output rows → channel blocks → column tiles.
+#[inline(always)]
+unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
+    let d = k.desc;
+    let prep = k.prep;
+    let g = k.piece.geometry();
+    let (h, w) = (d.input_height(), d.input_width());
+    let (c_all, cg, kg) = (
+        d.in_channels(),
+        d.in_channels_per_group(),
+        d.out_channels_per_group(),
+    );
+    let (r_len, s_len) = (d.kernel_height(), d.kernel_width());
+    let (sh, dh, dw) = (d.stride_height(), d.dilation_height(), d.dilation_width());
+    let top = d.padding().top;
+    let q_len = g.cols;
+    let rows_in_max = input_rows_for(d, g.rows_per_unit);
+    let x_cstride = rows_in_max * prep.row_len;
+
+    let mut taps = [0usize; MAX_TABLE_TAPS];
+    for (s, t) in taps.iter_mut().enumerate().take(s_len) {
+        *t = prep.tap_offset(s, dw);
+    }
+    let step = (dw / prep.sw, dw % prep.sw, prep.sw, prep.phase_len);
+
+    for u in k.piece.units() {
+        let (n, rows) = g.unit(u);
+        let Some((y_unit, y_kstride)) = k.piece.unit_ptr(u) else {
+            continue;
+        };
+        // Input rows [ih0, ih1) cover every kernel row of every output row of the unit.
+        let first = (rows.start * sh) as isize - top as isize;
+        let last = ((rows.end - 1) * sh + (r_len - 1) * dh) as isize - top as isize + 1;
+        let ih0 = first.clamp(0, h as isize) as usize;
+        let ih1 = (last.clamp(0, h as isize) as usize).max(ih0);
+        for grp in 0..d.groups() {
+            for c in 0..cg {
+                let plane = (n * c_all + grp * cg + c) * h * w;
+                for ih in ih0..ih1 {
+                    let dst = c * x_cstride + (ih - ih0) * prep.row_len;
+                    // SAFETY: forwarded dispatch contract; the slices have W and row_len
+                    // elements.
+                    unsafe {
+                        prep.prepare_row_simd::<V>(
+                            &k.input[plane + ih * w..plane + (ih + 1) * w],
+                            &mut k.scratch[dst..dst + prep.row_len],
+                        )
+                    };
+                }
+            }
+            for p in rows.clone() {
+                // Kernel rows r with 0 <= p·sh − top + r·dh < H.
+                let base = (p * sh) as isize - top as isize;
+                let r_lo = if base >= 0 {
+                    0
+                } else {
+                    ((-base) as usize).div_ceil(dh)
+                };
+                let r_hi = if (h as isize) > base {
+                    ((h as isize - base) as usize).div_ceil(dh).min(r_len)
+                } else {
+                    0
+                };
+                let nr = r_hi.saturating_sub(r_lo);
+                let x_row = if nr > 0 {
+                    (base + (r_lo * dh) as isize) as usize - ih0
+                } else {
+                    0
+                };
+                let mut tile = RowTile {
+                    // SAFETY: x_row < ih1 − ih0 <= rows_in_max when nr > 0 (else unused).
+                    x: unsafe { k.scratch.as_ptr().add(x_row * prep.row_len) },
+                    x_cstride,
+                    x_rstride: dh * prep.row_len,
+                    cg,
+                    nr,
+                    w: k.weights.as_ptr(),
+                    w_kstride: cg * r_len * s_len,
+                    w_cstride: r_len * s_len,
+                    s_len,
+                    taps,
+                    step,
+                    y: y_unit,
+                    y_kstride,
+                    q_valid: 0,
+                    bias: None,
+                    act: k.act,
+                };
+                let y_row = (p - rows.start) * q_len;
+                let k_first = grp * kg;
+                let mut k0 = 0;
+                while k0 < kg {
+                    let kb = match kg - k0 {
+                        1 => 1,
+                        2 | 3 => 2,
+                        _ => 4,
+                    };
+                    let kk = k_first + k0;
+                    // SAFETY: kk < K: filter kk, row r_lo, and the output of channel kk in the
+                    // unit, row p, exist.
+                    unsafe {
+                        tile.w = k.weights.as_ptr().add(kk * tile.w_kstride + r_lo * s_len);
+                        tile.bias = k.bias.map(|b| b.as_ptr().add(kk));
+                        tile.y = y_unit.add(kk * y_kstride + y_row);
+                        match kb {
+                            1 => row_tiles::<V, 1, S>(&mut tile, q_len),
+                            2 => row_tiles::<V, 2, S>(&mut tile, q_len),
+                            _ => row_tiles::<V, 4, S>(&mut tile, q_len),
+                        }
+                    }
+                    k0 += kb;
+                }
+            }
+        }
+    }
+}
+
+/// Covers one output row of `KB` channels with column tiles of up to 4 vectors (AVX-512, 32
+/// registers) or 2 vectors (16-register ISAs), the last tile sized to the vectors left.
+#[inline(always)]
+unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTile, q_len: usize) {
+    let lanes = V::LANES;
+    let max_nv = if lanes >= 16 { 4 } else { 2 };
+    let (x0, y0) = (t.x, t.y);
+    let mut q0 = 0;
+    while q0 < q_len {
+        let nv = (q_len - q0).div_ceil(lanes).min(max_nv);
+        let cols = (nv * lanes).min(q_len - q0);
+        t.q_valid = cols;
+        // SAFETY: q0 < Q_pad, so the tile's loads end within the phase length (see
+        // `RowPrep`), and its stores within the row's Q columns.
+        unsafe {
+            t.x = x0.add(q0);
+            t.y = y0.add(q0);
+            match nv {
+                1 => conv_row_tile::<V, KB, 1, S>(t),
+                2 => conv_row_tile::<V, KB, 2, S>(t),
+                3 => conv_row_tile::<V, KB, 3, S>(t),
+                _ => conv_row_tile::<V, KB, 4, S>(t),
+            }
+        }
+        q0 += cols;
+    }
+    t.x = x0;
+    t.y = y0;
+}

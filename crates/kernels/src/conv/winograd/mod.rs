@@ -1,0 +1,285 @@
+//! Winograd convolution F(m×m, 3×3), m ∈ {2, 4, 6}: 3×3 kernels, stride 1, dilation 1, any
+//! padding, batch and groups (each group on its own).
+//!
+//! Per work unit (batch item × block of tile rows) and group:
+//!
+//! ```text
+//!   input  ─deinterleave by tile phase─►  strip  ─Bᵀ d B (LANES tiles per vector)─►  V[ξ][c][t]
+//!   U[ξ][k][c] (filters, G g Gᵀ, prepared once)  ×  V[ξ][c][t]  ─α² GEMMs─►  M[ξ][k][t]
+//!   M  ─Aᵀ M A + bias, activation (LANES tiles per vector)─►  output rows (clipped tiles)
+//! ```
+//!
+//! The input transform zero-fills the padding, so no tile reads outside the image, and the
+//! output transform clips tiles at the right and bottom borders. Matrices and points:
+//! [`transforms`]; sizes and scratch: [`layout`]. Accuracy and speed: `docs/winograd.md`.
+
+mod f32_gemm_mrx3v;
+mod filter_transform;
+mod input_transform;
+pub(crate) mod layout;
+mod output_transform;
+mod transforms;
+mod unroll;
+
+use self::f32_gemm_mrx3v::gemm;
+use self::input_transform::{deinterleave_strip, input_tiles};
+use self::layout::{Tile, WinogradLayout};
+use self::output_transform::{output_tiles, OutRows};
+use self::transforms::{WinogradTile, F2, F4, F6};
+use super::{Algorithm, Conv2dPlan};
+use crate::epilogue::Activation;
+use crate::simd::{dispatch, F32Vector, SimdKernel};
+use crate::split::OutputPiece;
+
+/// The transform matrices of one Winograd tile size, for inspection and tests.
+///
+/// `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A` computes the `m × m` output tile `Y` of the 3×3
+/// cross-correlation of the `α × α` input tile `d` (`α = m + 2`) with the filter `g`.
+///
+/// ```
+/// use convkit_kernels::conv::WinogradMatrices;
+/// use convkit_kernels::Algorithm;
+/// let f = WinogradMatrices::of(Algorithm::Winograd4x4).unwrap();
+/// assert_eq!((f.m, f.alpha, f.points.len()), (4, 6, 5));
+/// assert!(WinogradMatrices::of(Algorithm::Reference).is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WinogradMatrices {
+    /// Output tile side `m`.
+    pub m: usize,
+    /// Input tile side `α = m + 2`.
+    pub alpha: usize,
+    /// The finite interpolation points (`α − 1`; the last point is infinity).
+    pub points: &'static [f64],
+    /// `Aᵀ`, `m × α`, row-major, as the kernels use it.
+    pub at: &'static [f32],
+    /// `Bᵀ`, `α × α`, row-major, as the kernels use it.
+    pub bt: &'static [f32],
+    /// `G`, `α × 3`, row-major (applied in `f64` when filters are prepared).
+    pub g: &'static [f64],
+}
+
+impl WinogradMatrices {
+    /// The matrices of a Winograd algorithm, `None` for any other algorithm.
+    pub fn of(algorithm: Algorithm) -> Option<WinogradMatrices> {
+        fn get<T: WinogradTile>() -> WinogradMatrices {
+            WinogradMatrices {
+                m: T::M,
+                alpha: T::ALPHA,
+                points: T::POINTS,
+                at: T::AT,
+                bt: T::BT,
+                g: T::G,
+            }
+        }
+        match tile_of(algorithm)? {
+            Tile::F2 => Some(get::<F2>()),
+            Tile::F4 => Some(get::<F4>()),
+            Tile::F6 => Some(get::<F6>()),
+        }
+    }
+}
+
+/// The tile size of a Winograd algorithm.
+pub(crate) fn tile_of(algorithm: Algorithm) -> Option<Tile> {
+    match algorithm {
+        Algorithm::Winograd2x2 => Some(Tile::F2),
+        Algorithm::Winograd4x4 => Some(Tile::F4),
+        Algorithm::Winograd6x6 => Some(Tile::F6),
+        _ => None,
+    }
+}
+
+/// Transforms and packs the filters (lengths checked by the plan).
+pub(crate) fn prepare(layout: &WinogradLayout, weights: &[f32], prepared: &mut [f32]) {
+    match layout.tile {
+        Tile::F2 => filter_transform::transform_filters::<F2>(layout, weights, prepared),
+        Tile::F4 => filter_transform::transform_filters::<F4>(layout, weights, prepared),
+        Tile::F6 => filter_transform::transform_filters::<F6>(layout, weights, prepared),
+    }
+}
+
+/// Runs the units of `piece` with prepared filters; `work` is at least `layout.work_len()`
+/// (lengths checked by the plan).
+pub(crate) fn run(
+    plan: &Conv2dPlan,
+    layout: &WinogradLayout,
+    piece: &mut OutputPiece<'_>,
+    input: &[f32],
+    prepared: &[f32],
+    bias: Option<&[f32]>,
+    work: &mut [f32],
+) {
+    let (v_buf, rest) = work.split_at_mut(layout.v_len);
+    let (m_buf, rest) = rest.split_at_mut(layout.m_len);
+    let strip = &mut rest[..layout.strip_len];
+    let desc = plan.descriptor();
+    let plane = desc.input_height() * desc.input_width();
+    let g = piece.geometry();
+    for u in piece.units() {
+        let (n, rows) = g.unit(u);
+        let Some((out_ptr, chan_stride)) = piece.unit_ptr(u) else {
+            continue;
+        };
+        for group in 0..layout.groups {
+            let c0 = group * layout.cg;
+            let k0 = group * layout.kg;
+            let input = &input[(n * desc.in_channels() + c0) * plane..][..layout.cg * plane];
+            let a2 = layout.alpha * layout.alpha;
+            let unit = UnitRun {
+                layout,
+                input,
+                width: desc.input_width(),
+                y0: rows.start as isize - desc.padding().top as isize,
+                left: desc.padding().left,
+                out_rows: rows.len(),
+                out_cols: desc.output_width(),
+                prepared: &prepared[group * a2 * layout.kg_pad * layout.cg..]
+                    [..a2 * layout.kg_pad * layout.cg],
+                bias: bias.map(|b| &b[k0..k0 + layout.kg]),
+                activation: plan.activation(),
+                v_buf: &mut *v_buf,
+                m_buf: &mut *m_buf,
+                strip: &mut *strip,
+                // SAFETY: channel k0 of this unit exists (k0 < K); the kernel writes only
+                // channels k0..k0+kg of the unit's rows, as `unit_ptr` allows.
+                out: unsafe { out_ptr.add(k0 * chan_stride) },
+                chan_stride,
+            };
+            match layout.tile {
+                Tile::F2 => dispatch(plan.level(), UnitKernel::<F2>(unit, Default::default())),
+                Tile::F4 => dispatch(plan.level(), UnitKernel::<F4>(unit, Default::default())),
+                Tile::F6 => dispatch(plan.level(), UnitKernel::<F6>(unit, Default::default())),
+            }
+        }
+    }
+}
+
+/// One group of one work unit.
+struct UnitRun<'a> {
+    layout: &'a WinogradLayout,
+    /// The group's input channels of this batch item, `cg × H × W`.
+    input: &'a [f32],
+    width: usize,
+    /// Input row of the unit's first strip row (negative inside the top padding).
+    y0: isize,
+    left: usize,
+    /// Output rows of this unit.
+    out_rows: usize,
+    /// Output row length `Q`.
+    out_cols: usize,
+    /// The group's prepared filters `[ξ][kg_pad / mr][cg][mr]`.
+    prepared: &'a [f32],
+    bias: Option<&'a [f32]>,
+    activation: Activation,
+    v_buf: &'a mut [f32],
+    m_buf: &'a mut [f32],
+    strip: &'a mut [f32],
+    /// Row `rows.start` of the group's first output channel; channels `chan_stride` apart.
+    out: *mut f32,
+    chan_stride: usize,
+}
+
+struct UnitKernel<'a, T>(UnitRun<'a>, core::marker::PhantomData<T>);
+
+impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        let UnitKernel(s, _) = self;
+        let ly = s.layout;
+        let (a, m, l) = (T::ALPHA, T::M, V::LANES);
+        let a2 = a * a;
+        let (cg, kg_pad, ts, xw) = (ly.cg, ly.kg_pad, ly.t_stride, ly.xw);
+        let tile_rows = s.out_rows.div_ceil(m);
+        let tiles = tile_rows * ly.tiles_x;
+        let t_len = tiles.div_ceil(l) * l;
+        let plane = s.input.len() / cg;
+        let height = plane / s.width;
+        let cols = ly.tiles_x; // tiles per row
+
+        // 1. Input transform, channel by channel.
+        for c in 0..cg {
+            deinterleave_strip(
+                ly,
+                &s.input[c * plane..][..height * s.width],
+                s.width,
+                s.y0,
+                s.left,
+                s.strip,
+            );
+            for ty in 0..tile_rows {
+                let mut tx = 0;
+                while tx < cols {
+                    let n = (cols - tx).min(l);
+                    // SAFETY: strip rows ty·m .. ty·m + α exist (strip_rows = tile_rows·m + 2
+                    // for the layout's maximum, and this unit has at most that many tile
+                    // rows); tx + 1 + LANES ≤ round_up(tiles_x, 16) + 1 = xw. Writes: ξ rows of
+                    // V at c·ts + t for t + n ≤ tiles ≤ ts.
+                    unsafe {
+                        input_tiles::<V, T>(
+                            s.strip.as_ptr().add(ty * m * m * xw),
+                            xw,
+                            tx,
+                            n,
+                            s.v_buf.as_mut_ptr().add(c * ts + ty * cols + tx),
+                            cg * ts,
+                        );
+                    }
+                    tx += n;
+                }
+            }
+        }
+
+        // 2. One GEMM per transform point.
+        let mr = ly.mr;
+        for xi in 0..a2 {
+            // SAFETY: U panel ξ has kg_pad·cg elements; V rows ξ hold cg rows of ts ≥ t_len
+            // columns; M rows ξ hold kg_pad rows of ts columns (ranges inside v_len, m_len).
+            unsafe {
+                let u = s.prepared.as_ptr().add(xi * kg_pad * cg);
+                let v = s.v_buf.as_ptr().add(xi * cg * ts);
+                let o = s.m_buf.as_mut_ptr().add(xi * kg_pad * ts);
+                if mr == 8 {
+                    gemm::<V, 8, 3>(u, v, ts, cg, o, ts, kg_pad, t_len);
+                } else {
+                    gemm::<V, 6, 2>(u, v, ts, cg, o, ts, kg_pad, t_len);
+                }
+            }
+        }
+
+        // 3. Output transform, bias and activation, into the output rows.
+        let mut buf = [0.0f32; 6 * 6 * 16];
+        for k in 0..ly.kg {
+            let bias = s.bias.map_or(0.0, |b| b[k]);
+            for ty in 0..tile_rows {
+                let rows = OutRows {
+                    // SAFETY: channel k < kg of this unit, output row ty·m < out_rows.
+                    ptr: unsafe { s.out.add(k * s.chan_stride + ty * m * s.out_cols) },
+                    cols: s.out_cols,
+                    rows: (s.out_rows - ty * m).min(m),
+                };
+                let mut tx = 0;
+                while tx < cols {
+                    let n = (cols - tx).min(l);
+                    // SAFETY: M row k of every ξ, columns t .. t + LANES ≤ ts (t_stride has
+                    // 16 columns of slack past the unit's tiles); tx < tiles_x; buf holds
+                    // m·m·LANES ≤ 36·16 elements.
+                    unsafe {
+                        output_tiles::<V, T>(
+                            s.m_buf.as_ptr().add(k * ts + ty * cols + tx),
+                            kg_pad * ts,
+                            tx,
+                            n,
+                            bias,
+                            s.activation,
+                            &rows,
+                            buf.as_mut_ptr(),
+                        );
+                    }
+                    tx += n;
+                }
+            }
+        }
+    }
+}

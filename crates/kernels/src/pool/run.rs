@@ -1,0 +1,278 @@
+//! The driver: walks the work units of a piece, channel by channel and row by row, and calls
+//! the edge code and the interior micro-kernel the plan chose. Instantiated once per SIMD
+//! level through [`dispatch`], with the reduction and the micro-kernel as type/const
+//! parameters, so the hot loops carry no run-time choice.
+
+use super::edges::{element, element_argmax};
+use super::reduce::{Max, Reduce, Sum};
+use super::row::{self, RowJob};
+use super::{IndexPiece, Micro, Pool2dPlan};
+use crate::epilogue::{activate, Activation};
+use crate::simd::{dispatch, F32Vector, SimdKernel};
+use crate::split::OutputPiece;
+use crate::PoolKind;
+
+/// Pools every unit of `piece`.
+pub(super) fn run(plan: &Pool2dPlan, piece: &mut OutputPiece<'_>, input: &[f32]) {
+    dispatch(plan.level, Units { plan, piece, input });
+}
+
+/// Max pooling with arg-max indices for every unit of `piece` (scalar windows, SIMD epilogue).
+pub(super) fn run_with_indices(
+    plan: &Pool2dPlan,
+    piece: &mut OutputPiece<'_>,
+    indices: &mut IndexPiece<'_>,
+    input: &[f32],
+) {
+    let g = piece.geometry();
+    let (h, w) = (&plan.h, &plan.w);
+    let (in_h, in_w) = (h.input, w.input);
+    for u in piece.units() {
+        let (n, rows) = g.unit(u);
+        for c in 0..g.channels {
+            let (Some(out), Some(idx)) = (piece.rows_mut(u, c), indices.rows_mut(u, c)) else {
+                continue;
+            };
+            let start = (n * g.channels + c) * in_h * in_w;
+            let plane = &input[start..start + in_h * in_w];
+            let mut k = 0;
+            for p in rows.clone() {
+                for q in 0..g.cols {
+                    let (v, at) = element_argmax(plane, in_w, h, w, (p, q));
+                    out[k] = v;
+                    // The plan checked that a plane's size fits in u32.
+                    idx[k] = at as u32;
+                    k += 1;
+                }
+            }
+            activate_slice(plan, out);
+        }
+    }
+}
+
+/// Applies the plan's activation to `data` in place (nothing for the identity).
+fn activate_slice(plan: &Pool2dPlan, data: &mut [f32]) {
+    if plan.activation != Activation::Identity {
+        dispatch(
+            plan.level,
+            Activate {
+                data,
+                activation: plan.activation,
+            },
+        );
+    }
+}
+
+struct Activate<'a> {
+    data: &'a mut [f32],
+    activation: Activation,
+}
+
+impl SimdKernel for Activate<'_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: the slice is valid for its length; the level is dispatch's.
+        unsafe { activate_run::<V>(self.data.as_mut_ptr(), self.data.len(), self.activation) }
+    }
+}
+
+/// `act(x)` over `p[..n]`, without the `+ 0.0` of a bias pass (which would turn `−0.0` into
+/// `+0.0`).
+///
+/// # Safety
+/// `p[..n]` readable and writable; the [`F32Vector`] contract.
+#[inline(always)]
+unsafe fn activate_run<V: F32Vector>(p: *mut f32, n: usize, activation: Activation) {
+    let mut i = 0;
+    // SAFETY: every access is within `p[..n]`.
+    unsafe {
+        while i < n {
+            let k = (n - i).min(V::LANES);
+            if k == V::LANES {
+                activate::<V>(V::load(p.add(i)), activation).store(p.add(i));
+            } else {
+                activate::<V>(V::load_partial(p.add(i), k), activation).store_partial(p.add(i), k);
+            }
+            i += k;
+        }
+    }
+}
+
+struct Units<'p, 'o, 'i> {
+    plan: &'p Pool2dPlan,
+    piece: &'p mut OutputPiece<'o>,
+    input: &'i [f32],
+}
+
+impl SimdKernel for Units<'_, '_, '_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: every arm forwards the dispatch contract.
+        unsafe {
+            match (self.plan.desc.kind(), self.plan.micro) {
+                (PoolKind::Max, Micro::Global) => units::<V, Max, GLOBAL>(self),
+                (PoolKind::Max, Micro::Stride2K2) => units::<V, Max, S2K2>(self),
+                (PoolKind::Max, Micro::Stride2K3) => units::<V, Max, S2K3>(self),
+                (PoolKind::Max, Micro::Stride2) => units::<V, Max, S2>(self),
+                (PoolKind::Max, Micro::General) => units::<V, Max, GENERAL>(self),
+                (PoolKind::Average, Micro::Global) => units::<V, Sum, GLOBAL>(self),
+                (PoolKind::Average, Micro::Stride2K2) => units::<V, Sum, S2K2>(self),
+                (PoolKind::Average, Micro::Stride2K3) => units::<V, Sum, S2K3>(self),
+                (PoolKind::Average, Micro::Stride2) => units::<V, Sum, S2>(self),
+                (PoolKind::Average, Micro::General) => units::<V, Sum, GENERAL>(self),
+            }
+        }
+    }
+}
+
+const GLOBAL: u8 = 0;
+const S2K2: u8 = 1;
+const S2K3: u8 = 2;
+const S2: u8 = 3;
+const GENERAL: u8 = 4;
+
+/// # Safety
+/// The [`F32Vector`] contract.
+#[inline(always)]
+unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
+    let plan = k.plan;
+    let g = k.piece.geometry();
+    let (h, w) = (&plan.h, &plan.w);
+    let plane_len = h.input * w.input;
+    // Rows whose windows lie wholly inside the input (every row of the benchmark cases but
+    // the first of 3×3/2 pad 1) share one job but for its source pointer: computed once here,
+    // so such a row costs a pointer update and the micro-kernel call.
+    let (lo, hi) = w.interior;
+    let fast_rows = if lo == 0 && hi == g.cols && hi > 0 {
+        h.interior
+    } else {
+        (0, 0)
+    };
+    let divisor = h.kernel * w.kernel;
+    let template = RowJob {
+        src: k.input.as_ptr(),
+        row_step: h.dilation * w.input,
+        rows: h.kernel,
+        avail: w.input,
+        kw: w.kernel,
+        stride: w.stride,
+        dilation: w.dilation,
+        count: g.cols,
+        divisor: divisor as f32,
+        divisor_is_pow2: divisor.is_power_of_two(),
+        activation: plan.activation,
+    };
+    for u in k.piece.units() {
+        let (n, rows) = g.unit(u);
+        for c in 0..g.channels {
+            let Some(out) = k.piece.rows_mut(u, c) else {
+                continue;
+            };
+            let start = (n * g.channels + c) * plane_len;
+            let plane = &k.input[start..start + plane_len];
+            if M == GLOBAL {
+                // SAFETY: forwarded contract; `out` has one element (a 1×1 output).
+                unsafe {
+                    let v = V::splat(super::global::global::<V, R>(plane));
+                    activate::<V>(v, plan.activation).store_partial(out.as_mut_ptr(), 1);
+                }
+                continue;
+            }
+            for (r, p) in rows.clone().enumerate() {
+                let row_out = &mut out[r * g.cols..(r + 1) * g.cols];
+                if p >= fast_rows.0 && p < fast_rows.1 {
+                    let job = RowJob {
+                        // In bounds: the first tap row of an interior output row, column 0
+                        // (lo == 0 here, and interior column 0 starts at input column 0).
+                        src: plane[(p * h.stride - h.pad_before) * w.input..].as_ptr(),
+                        ..template
+                    };
+                    // SAFETY: as in `pool_row`: every tap row and column of this row's
+                    // outputs is inside the plane, `row_out` holds `count` outputs.
+                    unsafe { interior::<V, R, M>(&job, row_out.as_mut_ptr()) };
+                } else {
+                    // SAFETY: forwarded contract.
+                    unsafe { pool_row::<V, R, M>(plan, plane, p, row_out) };
+                }
+            }
+        }
+    }
+}
+
+/// One output row `p` of one plane: scalar edge columns, then the interior micro-kernel.
+///
+/// # Safety
+/// The [`F32Vector`] contract; `plane` is a whole input plane, `out` a whole output row.
+#[inline(always)]
+unsafe fn pool_row<V: F32Vector, R: Reduce, const M: u8>(
+    plan: &Pool2dPlan,
+    plane: &[f32],
+    p: usize,
+    out: &mut [f32],
+) {
+    let (h, w) = (&plan.h, &plan.w);
+    let include = plan.desc.count_include_pad();
+    let (lo, hi) = w.interior;
+    let q_end = out.len();
+    for q in (0..lo).chain(hi..q_end) {
+        out[q] = element::<R>(plane, w.input, h, w, (p, q), include);
+    }
+    if plan.activation != Activation::Identity {
+        // SAFETY: both ranges lie inside `out`.
+        unsafe {
+            activate_run::<V>(out.as_mut_ptr(), lo, plan.activation);
+            activate_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, plan.activation);
+        }
+    }
+    if lo >= hi {
+        return;
+    }
+    let rows = h.taps(p);
+    let x0 = w.coord(lo, 0);
+    let y0 = h.coord(p, rows.start);
+    let divisor = if include {
+        h.padded_taps(p)
+    } else {
+        rows.len()
+    } * w.kernel;
+    let job = RowJob {
+        // In bounds: (y0, x0) is a tap of an interior output.
+        src: plane[y0 * w.input + x0..].as_ptr(),
+        row_step: h.dilation * w.input,
+        rows: rows.len(),
+        avail: w.input - x0,
+        kw: w.kernel,
+        stride: w.stride,
+        dilation: w.dilation,
+        count: hi - lo,
+        divisor: divisor as f32,
+        divisor_is_pow2: divisor.is_power_of_two(),
+        activation: plan.activation,
+    };
+    let dst = out[lo..hi].as_mut_ptr();
+    // SAFETY: tap rows `rows` of output row p are inside the input (AxisPlan::taps), so every
+    // `src + i·row_step` is the start of a tap in row h.coord(p, rows.start + i); every tap of
+    // the interior outputs lo..hi is inside the row (AxisPlan::interior), so the job's reads
+    // stay in `plane`; `dst[..hi − lo]` is `out[lo..hi]`.
+    unsafe { interior::<V, R, M>(&job, dst) }
+}
+
+/// The plan's interior micro-kernel on one job.
+///
+/// # Safety
+/// The job's contract (`row::general`); the micro-kernel matches the plan's choice (stride
+/// 2, dilation 1, and the window width for the fixed-width ones).
+#[inline(always)]
+unsafe fn interior<V: F32Vector, R: Reduce, const M: u8>(job: &RowJob, dst: *mut f32) {
+    // SAFETY: forwarded.
+    unsafe {
+        match M {
+            S2K2 => row::stride2::<V, R, 2>(job, dst),
+            S2K3 => row::stride2::<V, R, 3>(job, dst),
+            S2 => row::stride2::<V, R, 0>(job, dst),
+            _ => row::general::<V, R>(job, dst),
+        }
+    }
+}
