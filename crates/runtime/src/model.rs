@@ -178,7 +178,7 @@ impl Sequential {
             let fuses = matches!(kind, Some(StepKind::Conv(_)) | Some(StepKind::Pool(_)))
                 && fused.is_some();
             if let Some(StepKind::Conv(p)) = &kind {
-                max_scratch = max_scratch.max(p.scratch_len());
+                max_scratch = max_scratch.max(p.prepared_scratch_len());
             }
             if let Some(kind) = kind {
                 steps.push(Step {
@@ -315,7 +315,7 @@ fn run_steps(
                 };
                 let (src, dst) = src_dst(&mut planned.buffers, input, at, step.in_len);
                 threads
-                    .conv2d(plan, src, weights, bias, &mut dst[..step.out_len], scratch)
+                    .conv2d_prepared(plan, src, weights, bias, &mut dst[..step.out_len], scratch)
                     .map_err(ctx)?;
                 at = Loc::Buffer(other(at));
             }

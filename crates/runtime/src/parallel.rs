@@ -102,6 +102,26 @@ impl Threads {
         })
     }
 
+    /// [`Threads::conv2d`] with weights from [`Conv2dPlan::prepare_weights`] (or the raw
+    /// weights when the plan's `prepared_weights_len()` is 0): the transform runs once per
+    /// plan instead of once per call. Scratch per thread is `prepared_scratch_len()`.
+    pub fn conv2d_prepared(
+        &self,
+        plan: &Conv2dPlan,
+        input: &[f32],
+        prepared: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> Result<(), Error> {
+        let per_leaf = plan.prepared_scratch_len();
+        let buf = scratch.reserve(per_leaf, self.count)?;
+        let whole = OutputPiece::whole(output, plan.unit_geometry())?;
+        self.for_each_piece(whole, buf, per_leaf, &|piece, s| {
+            plan.run_piece_prepared(piece, input, prepared, bias, s)
+        })
+    }
+
     /// Runs a pooling plan over the threads.
     pub fn pool2d(
         &self,

@@ -76,6 +76,36 @@ fn conv2d_layer_matches_the_reference_with_fused_activations() {
 }
 
 #[test]
+fn every_algorithm_runs_through_the_layer_with_prepared_weights() {
+    use convkit_runtime::kernels::Algorithm;
+    let mut rng = Rng::new(9);
+    let x = rng.tensor(&[2, 3, 12, 11], 1.0);
+    let mut ran = Vec::new();
+    for &alg in Algorithm::ALL {
+        let conv = Conv2d::new(3, 5, (3, 3))
+            .with_padding(Padding::uniform(1))
+            .with_algorithm(alg)
+            .with_weights(rng.vec(5 * 3 * 9, 0.5), Some(rng.vec(5, 0.5)))
+            .unwrap();
+        let desc = conv.descriptor(x.shape()).unwrap();
+        let mut want = vec![0.0f32; desc.output_len()];
+        reference::conv2d(&desc, x.data(), conv.weights(), conv.bias(), &mut want).unwrap();
+        let mut model = one_thread(vec![conv.into(), ReLU.into()]);
+        match model.forward(&x) {
+            Ok(y) => {
+                let want: Vec<f32> = want.iter().map(|v| v.max(0.0)).collect();
+                assert_close(y.data(), &want, 1e-4);
+                ran.push(alg.name());
+            }
+            // An algorithm that cannot run this shape says so; it must not be the default.
+            Err(e) => assert!(alg != Algorithm::Auto, "{alg}: {e}"),
+        }
+    }
+    // The Winograd paths run on weights transformed once at plan time.
+    assert!(ran.contains(&"winograd-2x2"), "ran {ran:?}");
+}
+
+#[test]
 fn pooling_layers_match_the_reference() {
     let mut rng = Rng::new(2);
     let x = rng.tensor(&[2, 3, 9, 8], 2.0);

@@ -207,10 +207,16 @@ impl Conv2d {
             },
         )
         .map_err(|e| Error::kernel("conv2d plan", e))?;
-        // Hook for algorithms that run on transformed weights (Winograd, packed GEMM panels):
-        // the transform would run here, once per plan, and be cached in `self.prepared`. No
-        // public kernel path needs it yet, so every plan runs on the raw OIHW weights.
+        // Algorithms that run on transformed weights (Winograd's `G·g·Gᵀ`) get them here, once
+        // per plan; every other plan runs on the raw OIHW weights.
         self.prepared = None;
+        let len = plan.prepared_weights_len();
+        if len > 0 {
+            let mut prepared = vec![0.0; len];
+            plan.prepare_weights(&self.weights, &mut prepared)
+                .map_err(|e| Error::kernel("conv2d weight transform", e))?;
+            self.prepared = Some(prepared);
+        }
         Ok(plan)
     }
 
