@@ -51,6 +51,18 @@ impl Threads {
         self.count
     }
 
+    /// Runs `f` inside the pool (directly on the caller for one thread). Plan calls made
+    /// inside `f` then split within the pool without crossing into it again: a whole model
+    /// forward pass enters the pool once instead of once per layer. Entering a rayon pool
+    /// from outside queues one job in its injector, which allocates a 1.5 KB block every 63
+    /// entries; inside, `join` does not allocate.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+
     /// Runs `f(piece, scratch)` on every leaf of `output` split over the threads, the leaves
     /// covering disjoint unit ranges; returns the first error.
     fn for_each_piece<F>(
@@ -87,6 +99,26 @@ impl Threads {
         let whole = OutputPiece::whole(output, plan.unit_geometry())?;
         self.for_each_piece(whole, buf, per_leaf, &|piece, s| {
             plan.run_piece(piece, input, weights, bias, s)
+        })
+    }
+
+    /// [`Threads::conv2d`] with weights from [`Conv2dPlan::prepare_weights`] (or the raw
+    /// weights when the plan's `prepared_weights_len()` is 0): the transform runs once per
+    /// plan instead of once per call. Scratch per thread is `prepared_scratch_len()`.
+    pub fn conv2d_prepared(
+        &self,
+        plan: &Conv2dPlan,
+        input: &[f32],
+        prepared: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> Result<(), Error> {
+        let per_leaf = plan.prepared_scratch_len();
+        let buf = scratch.reserve(per_leaf, self.count)?;
+        let whole = OutputPiece::whole(output, plan.unit_geometry())?;
+        self.for_each_piece(whole, buf, per_leaf, &|piece, s| {
+            plan.run_piece_prepared(piece, input, prepared, bias, s)
         })
     }
 
