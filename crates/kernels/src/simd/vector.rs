@@ -18,6 +18,7 @@ pub(crate) trait F32Vector: Copy {
     /// All lanes `x`.
     unsafe fn splat(x: f32) -> Self;
     /// All lanes zero.
+    #[inline(always)]
     unsafe fn zero() -> Self {
         // SAFETY: forwarded contract.
         unsafe { Self::splat(0.0) }
@@ -27,6 +28,7 @@ pub(crate) trait F32Vector: Copy {
     /// Stores `LANES` elements to `p`.
     unsafe fn store(self, p: *mut f32);
     /// Loads `n < LANES` elements from `p`, the other lanes zero. Reads only `p[..n]`.
+    #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
         let mut buf = [0.0f32; 64];
         // SAFETY: the caller guarantees `p[..n]` is readable and `n < LANES <= 64`.
@@ -36,6 +38,7 @@ pub(crate) trait F32Vector: Copy {
         }
     }
     /// Stores the first `n < LANES` lanes to `p`. Writes only `p[..n]`.
+    #[inline(always)]
     unsafe fn store_partial(self, p: *mut f32, n: usize) {
         let mut buf = [0.0f32; 64];
         // SAFETY: the caller guarantees `p[..n]` is writable and `n < LANES <= 64`.
@@ -63,6 +66,7 @@ pub(crate) trait F32Vector: Copy {
     /// Lane-wise `2^n` for lanes holding integers in `−126..=127`.
     unsafe fn pow2i(self) -> Self;
     /// Sum of all lanes.
+    #[inline(always)]
     unsafe fn reduce_sum(self) -> f32 {
         let mut buf = [0.0f32; 64];
         // SAFETY: `LANES <= 64`.
@@ -70,6 +74,7 @@ pub(crate) trait F32Vector: Copy {
         buf[..Self::LANES].iter().sum()
     }
     /// Maximum of all lanes.
+    #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
         let mut buf = [0.0f32; 64];
         // SAFETY: `LANES <= 64`.
@@ -82,6 +87,7 @@ pub(crate) trait F32Vector: Copy {
 
     /// Lane-wise maximum for pooling: NaN where either lane is NaN (any NaN payload), and
     /// `self` where the lanes compare equal (so `−0.0` vs `+0.0` keeps `self`, the earlier tap).
+    #[inline(always)]
     unsafe fn max_nan(self, b: Self) -> Self {
         let mut x = [0.0f32; 64];
         let mut y = [0.0f32; 64];
@@ -101,6 +107,7 @@ pub(crate) trait F32Vector: Copy {
     /// Splits the `2·LANES` consecutive elements `self ++ hi` into their even-indexed and
     /// odd-indexed elements, in order: `([e0, e2, …], [e1, e3, …])`. The stride-2 pooling
     /// kernels use it instead of gathering one element at a time.
+    #[inline(always)]
     unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
         let mut x = [0.0f32; 128];
         let mut even = [0.0f32; 64];
@@ -121,16 +128,19 @@ pub(crate) trait F32Vector: Copy {
     /// this level, undone by [`F32Vector::deinterleave_order`]. Lane-wise work between the two
     /// commutes with the permutation, so a kernel deinterleaves many times and reorders once
     /// (AVX2: `shufps` per deinterleave, one `vpermpd` per result vector).
+    #[inline(always)]
     unsafe fn deinterleave_unordered(self, hi: Self) -> (Self, Self) {
         // SAFETY: forwarded contract.
         unsafe { self.deinterleave(hi) }
     }
     /// Puts the lanes of a result of [`F32Vector::deinterleave_unordered`] in order.
+    #[inline(always)]
     unsafe fn deinterleave_order(self) -> Self {
         self
     }
     /// Loads `p[0], p[stride], …, p[(n−1)·stride]` (`1 <= n <= LANES`) into the first `n`
     /// lanes, the other lanes zero. Reads only those elements.
+    #[inline(always)]
     unsafe fn load_strided(p: *const f32, stride: usize, n: usize) -> Self {
         let mut buf = [0.0f32; 64];
         for (i, b) in buf[..n].iter_mut().enumerate() {
@@ -145,6 +155,7 @@ pub(crate) trait F32Vector: Copy {
     /// degree-5 polynomial for `e^r`, scaled by `2^n`), within 2 ulp on `[−87.3, 88.3]`.
     /// Inputs are clamped to that range first, so the result stays finite and normal
     /// (about 1.2e−38 to 2.4e38); NaN propagates at levels whose `min`/`max` keep it.
+    #[inline(always)]
     unsafe fn exp(self) -> Self {
         // SAFETY: (whole body) forwarded contract, only lane-wise arithmetic.
         unsafe {
