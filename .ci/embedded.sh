@@ -24,7 +24,10 @@ if [ "${EMBEDDED_SKIP_INSTALL:-0}" != 1 ]; then
 fi
 
 step "Cortex-M4F firmware under qemu (scripts/run-cortex-m4.sh)"
-TIMEOUT="${M4_TIMEOUT:-240}" scripts/run-cortex-m4.sh | grep -v '^digit '
+# The logit match is required; the flash/RAM budget is reported (a WARNING line when over) but
+# only fails CI with M4_CHECK_BUDGET=1: see docs/embedded.md for the current figures.
+TIMEOUT="${M4_TIMEOUT:-240}" CHECK_BUDGET="${M4_CHECK_BUDGET:-0}" scripts/run-cortex-m4.sh \
+    | grep -v '^digit '
 
 step "aarch64 tests under qemu-user (scripts/test-aarch64.sh)"
 # Unit and integration tests; the doc-tests are the same on every target and run on the host.

@@ -54,8 +54,11 @@ if [ "$status" -ne 0 ] || ! grep -q '^RESULT: MATCH' "$log"; then
     echo "FAIL: firmware did not report a match (qemu exit status $status)" >&2
     exit 1
 fi
-if [ "${CHECK_BUDGET:-1}" != 0 ] && { [ "$flash" -gt "$FLASH_BUDGET" ] || [ "$ram" -gt "$RAM_BUDGET" ]; }; then
-    echo "FAIL: over budget (flash $flash > $FLASH_BUDGET or RAM $ram > $RAM_BUDGET)" >&2
-    exit 1
+if [ "$flash" -gt "$FLASH_BUDGET" ] || [ "$ram" -gt "$RAM_BUDGET" ]; then
+    if [ "${CHECK_BUDGET:-1}" != 0 ]; then
+        echo "FAIL: over budget (flash $flash > $FLASH_BUDGET or RAM $ram > $RAM_BUDGET)" >&2
+        exit 1
+    fi
+    echo "WARNING: over budget (flash $flash > $FLASH_BUDGET or RAM $ram > $RAM_BUDGET)" >&2
 fi
 echo "OK: logits match the host within 1e-4"
