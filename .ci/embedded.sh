@@ -19,7 +19,10 @@ if [ "${EMBEDDED_SKIP_INSTALL:-0}" != 1 ]; then
         libc6-dev-arm64-cross binutils-arm-none-eabi >/dev/null
     step "install: rustup targets and nightly miri"
     rustup target add thumbv7em-none-eabihf aarch64-unknown-linux-gnu >/dev/null
-    rustup toolchain install nightly --profile minimal --component miri,rust-src >/dev/null
+    # Install nightly only when missing (an existing one is not updated), then its components.
+    rustup run nightly rustc --version >/dev/null 2>&1 \
+        || rustup toolchain install nightly --profile minimal >/dev/null
+    rustup component add --toolchain nightly miri rust-src >/dev/null
     cargo +nightly miri setup >/dev/null
 fi
 
