@@ -10,8 +10,22 @@ use super::Level;
 /// Bit `1 << level` for every level the CPU supports.
 pub(super) fn supported_levels_mask() -> u8 {
     let portable = 1 << Level::Portable as u8;
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     let arch = x86::mask();
+    // Miri cannot run cpuid/xgetbv (inline assembly): trust the build's target features, so
+    // `cargo miri test` exercises SSE2 by default and AVX2+FMA with
+    // `RUSTFLAGS=-Ctarget-feature=+avx2,+fma` (scripts/miri.sh).
+    #[cfg(all(target_arch = "x86_64", miri))]
+    let arch = {
+        let mut m = 1 << Level::Sse2 as u8;
+        if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+            m |= 1 << Level::Avx2Fma as u8;
+        }
+        if cfg!(target_feature = "avx512f") {
+            m |= 1 << Level::Avx512f as u8;
+        }
+        m
+    };
     // Advanced SIMD is mandatory in the aarch64 baseline.
     #[cfg(target_arch = "aarch64")]
     let arch = 1 << Level::Neon as u8;
@@ -20,7 +34,7 @@ pub(super) fn supported_levels_mask() -> u8 {
     portable | arch
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 mod x86 {
     use super::Level;
     use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv, CpuidResult};
