@@ -1,4 +1,5 @@
-//! Winograd speed on the brief's 3×3 stride-1 cases, per tile size, at 1 and 2 threads.
+//! Winograd speed on the brief's 3×3 stride-1 cases, per tile size, at 1 and 2 threads, with
+//! im2col + GEMM (`im2col`) measured in the same run for the selector's crossovers.
 //!
 //! `cargo run --release -p convkit-kernels --example winograd_speed [-- CASE... ALGO... ] [--reps N]`
 //!
@@ -139,7 +140,7 @@ fn main() {
     for (name, n, c, hw) in CASES {
         let cases: Vec<&String> = names
             .iter()
-            .filter(|n| !n.starts_with("winograd-"))
+            .filter(|n| Algorithm::from_name(n).is_none())
             .collect();
         if !cases.is_empty() && !cases.iter().any(|x| *x == name) {
             continue;
@@ -160,13 +161,14 @@ fn main() {
             .collect();
         let mut y = vec![0.0f32; desc.output_len()];
         for alg in [
+            Algorithm::Im2colGemm,
             Algorithm::Winograd2x2,
             Algorithm::Winograd4x4,
             Algorithm::Winograd6x6,
         ] {
             let algos: Vec<&String> = names
                 .iter()
-                .filter(|n| n.starts_with("winograd-"))
+                .filter(|n| Algorithm::from_name(n).is_some())
                 .collect();
             if !algos.is_empty() && !algos.iter().any(|n| *n == alg.name()) {
                 continue;
@@ -179,8 +181,12 @@ fn main() {
                 },
             )
             .unwrap();
+            // Algorithms without a prepared form take the raw weights.
             let mut u = vec![0.0f32; plan.prepared_weights_len()];
             plan.prepare_weights(&w, &mut u).unwrap();
+            if u.is_empty() {
+                u = w.clone();
+            }
             let mut scratch = vec![vec![0.0f32; plan.prepared_scratch_len()]; 2];
             for threads in [1, 2] {
                 // Warm up, then enough repetitions for about 0.5 s.
