@@ -26,6 +26,7 @@ enum Prepared {
     Conv {
         plan: Conv2dPlan,
         input: Vec<f32>,
+        /// Raw weights, or the plan's prepared form when it has one.
         weights: Vec<f32>,
         bias: Vec<f32>,
         output: Vec<f32>,
@@ -77,10 +78,19 @@ impl Workload {
                 )?;
                 let mut scratch = Scratch::new();
                 scratch.reserve(plan.scratch_len(), threads.count())?;
+                let mut weights = random_values(desc.weights_len(), SEED + 1);
+                // Weights are constants of an inference: algorithms that transform them
+                // (Winograd) do it once here, as the runtime's layers and the peer libraries
+                // do, and the timed call uses the prepared form.
+                if plan.prepared_weights_len() > 0 {
+                    let mut prepared = vec![0.0; plan.prepared_weights_len()];
+                    plan.prepare_weights(&weights, &mut prepared)?;
+                    weights = prepared;
+                }
                 Prepared::Conv {
                     plan,
                     input: random_values(desc.input_len(), SEED),
-                    weights: random_values(desc.weights_len(), SEED + 1),
+                    weights,
                     bias: random_values(desc.bias_len(), SEED + 2),
                     output: vec![0.0; desc.output_len()],
                     scratch,
@@ -104,6 +114,17 @@ impl Workload {
     /// The timed call: one whole convolution or pooling over the threads.
     pub fn run(&mut self) -> Result<(), Error> {
         match &mut self.prepared {
+            Prepared::Conv {
+                plan,
+                input,
+                weights,
+                bias,
+                output,
+                scratch,
+            } if plan.prepared_weights_len() > 0 => {
+                self.threads
+                    .conv2d_prepared(plan, input, weights, Some(bias), output, scratch)
+            }
             Prepared::Conv {
                 plan,
                 input,
