@@ -3,7 +3,7 @@
 //! `C[M×N] = A[M×K] · B[K×N]`, where for a convolution `M` is output channels (per group),
 //! `K = (C/groups)·R·S` and `N` is output pixels. The convolution path
 //! (`conv/im2col`) packs `B` panels into caller scratch (implicit im2col straight from the
-//! image) and calls the register-tile micro-kernel of [`f32_gemm_tile`] on every `MR×NR`
+//! image) and calls the register-tile micro-kernel of `f32_gemm_tile` on every `MR×NR`
 //! tile; `A` (the weights, OIHW, already `M×K` row-major) is broadcast straight from the
 //! weight slice (packing it measured slower, see `docs/gemm.md`), so it needs no scratch.
 //!
