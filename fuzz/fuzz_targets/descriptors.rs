@@ -125,10 +125,20 @@ fn conv(c: ConvCase) {
     let lengths_right = c.length_skew == (0, 0, 0, 0);
     assert_eq!(ok, lengths_right, "lengths were right: {lengths_right}");
     if ok && plan.activation() == Activation::Identity {
-        // Small-integer data: every algorithm must be exact.
         let mut want = vec![0.0f32; desc.output_len()];
         reference::conv2d(&desc, &input, &weights, Some(&bias), &mut want).unwrap();
-        assert_eq!(output, want, "{} at {}", plan.algorithm(), plan.level());
+        let winograd = plan.algorithm().name().starts_with("winograd");
+        if winograd {
+            // Winograd transforms round (F(6,3) has entries like 1/32): within its error
+            // bound, scaled by the largest possible sum of |x·w| (|x|, |w| <= 8).
+            let scale = 64.0 * desc.weights_len() as f32 / desc.out_channels() as f32;
+            for (a, b) in output.iter().zip(&want) {
+                assert!((a - b).abs() <= 2e-4 * scale.max(1.0), "{a} vs {b}");
+            }
+        } else {
+            // Small-integer data: every other algorithm must be exact.
+            assert_eq!(output, want, "{} at {}", plan.algorithm(), plan.level());
+        }
     }
 }
 
