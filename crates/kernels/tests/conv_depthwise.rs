@@ -9,6 +9,7 @@ use convkit_kernels::{
 use proptest::prelude::*;
 
 const ALGO: Algorithm = Algorithm::Depthwise;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(48)))]
 

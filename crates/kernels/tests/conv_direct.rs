@@ -7,6 +7,7 @@ use convkit_kernels::{Activation, Algorithm, Conv2d, Conv2dPlan, ConvOptions, Er
 use proptest::prelude::*;
 
 const ALGO: Algorithm = Algorithm::Direct;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(48)))]
 
