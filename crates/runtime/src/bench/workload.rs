@@ -121,20 +121,15 @@ impl Workload {
                 bias,
                 output,
                 scratch,
-            } if plan.prepared_weights_len() > 0 => {
-                self.threads
-                    .conv2d_prepared(plan, input, weights, Some(bias), output, scratch)
+            } => {
+                if plan.prepared_weights_len() > 0 {
+                    self.threads
+                        .conv2d_prepared(plan, input, weights, Some(bias), output, scratch)
+                } else {
+                    self.threads
+                        .conv2d(plan, input, weights, Some(bias), output, scratch)
+                }
             }
-            Prepared::Conv {
-                plan,
-                input,
-                weights,
-                bias,
-                output,
-                scratch,
-            } => self
-                .threads
-                .conv2d(plan, input, weights, Some(bias), output, scratch),
             Prepared::Pool {
                 plan,
                 input,
