@@ -315,6 +315,73 @@ fn no_kernel_allocates_while_running() -> Result<(), Error> {
     Ok(())
 }
 
+/// The backward kernels (convolution data and weights, pooling, activation) allocate nothing
+/// either, on the same descriptors, at every level.
+#[test]
+fn no_backward_kernel_allocates() -> Result<(), Error> {
+    use convkit_kernels::backward::{activation_backward, Conv2dBackwardPlan};
+    let mut runs = 0;
+    for desc in conv_descriptors()? {
+        if too_big_for_miri(desc.flops()) {
+            continue;
+        }
+        let input = values(desc.input_len(), 1);
+        let weights = values(desc.weights_len(), 2);
+        let grad_output = values(desc.output_len(), 3);
+        let (mut dx, mut dw, mut db) = (
+            vec![0.0f32; desc.input_len()],
+            vec![0.0f32; desc.weights_len()],
+            vec![0.0f32; desc.bias_len()],
+        );
+        for level in supported_levels() {
+            let plan = Conv2dBackwardPlan::new(&desc, Some(level))?;
+            let mut scratch = vec![0.0f32; plan.data_scratch_len().max(plan.weights_scratch_len())];
+            let mut grad = grad_output.clone();
+            let (result, count) = allocations(|| -> Result<(), Error> {
+                activation_backward(Some(level), Activation::Sigmoid, &grad_output, &mut grad)?;
+                plan.backward_data(&grad, &weights, &mut dx, &mut scratch)?;
+                plan.backward_weights(&input, &grad, &mut dw, Some(&mut db), &mut scratch)
+            });
+            result?;
+            assert_eq!(count, 0, "conv backward at {level} allocated on {desc:?}");
+            runs += 1;
+        }
+    }
+    for desc in pool_descriptors()? {
+        if too_big_for_miri(desc.output_len() as f64 * 20.0) {
+            continue;
+        }
+        let input = values(desc.input_len(), 4);
+        let grad_output = values(desc.output_len(), 5);
+        let mut output = vec![0.0f32; desc.output_len()];
+        let mut indices = vec![0u32; desc.output_len()];
+        let mut dx = vec![0.0f32; desc.input_len()];
+        for level in supported_levels() {
+            let plan = Pool2dPlan::new(
+                &desc,
+                PoolOptions {
+                    level: Some(level),
+                    ..PoolOptions::default()
+                },
+            )?;
+            let (result, count) = allocations(|| -> Result<(), Error> {
+                match desc.kind() {
+                    PoolKind::Average => plan.backward_average(&grad_output, &mut dx),
+                    PoolKind::Max => {
+                        plan.run_with_indices(&input, &mut output, &mut indices)?;
+                        plan.backward_max(&grad_output, &indices, &mut dx)
+                    }
+                }
+            });
+            result?;
+            assert_eq!(count, 0, "pool backward at {level} allocated on {desc:?}");
+            runs += 1;
+        }
+    }
+    assert!(runs > 0);
+    Ok(())
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     let (v, count) = allocations(|| vec![1u8; 64]);

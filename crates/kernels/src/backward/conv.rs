@@ -1,8 +1,12 @@
 //! The convolution backward plan.
 
+use super::{
+    f32_conv_backward_data_gemm as data_gemm, f32_conv_backward_weights_gemm as weights_gemm,
+};
 use crate::error::{check_len, check_min_len, Error};
+use crate::gemm::Blocking;
 use crate::simd::{self, Level};
-use crate::{reference, Conv2d};
+use crate::Conv2d;
 
 /// A prepared convolution backward pass: the gradients of [`crate::Conv2dPlan::run`]'s
 /// convolution (without its activation, see [`super::activation_backward`]) with respect to the
@@ -37,12 +41,16 @@ impl Conv2dBackwardPlan {
     /// scratch of both passes.
     pub fn new(desc: &Conv2d, level: Option<Level>) -> Result<Conv2dBackwardPlan, Error> {
         let level = level.unwrap_or_else(simd::active).require()?;
-        // Until the SIMD paths land, both passes run the reference and need no scratch.
+        // Both passes run the forward GEMM's register tile; its width `nr` sizes the panels.
+        let nr = Blocking::for_level(level).nr();
+        let overflow = Error::Overflow {
+            what: "backward scratch",
+        };
         Ok(Conv2dBackwardPlan {
             desc: *desc,
             level,
-            data_scratch: 0,
-            weights_scratch: 0,
+            data_scratch: data_gemm::scratch_len(desc, nr).ok_or(overflow)?,
+            weights_scratch: weights_gemm::scratch_len(desc, nr).ok_or(overflow)?,
         })
     }
 
@@ -79,7 +87,8 @@ impl Conv2dBackwardPlan {
         check_len("weights", d.weights_len(), weights.len())?;
         check_len("grad_input", d.input_len(), grad_input.len())?;
         check_min_len("scratch", self.data_scratch, scratch.len())?;
-        reference::conv2d_backward_data(d, grad_output, weights, grad_input)
+        data_gemm::run(self, grad_output, weights, grad_input, scratch);
+        Ok(())
     }
 
     /// Gradient with respect to the weights and bias: overwrites `grad_weights`
@@ -102,6 +111,7 @@ impl Conv2dBackwardPlan {
             check_len("grad_bias", d.bias_len(), db.len())?;
         }
         check_min_len("scratch", self.weights_scratch, scratch.len())?;
-        reference::conv2d_backward_weights(d, input, grad_output, grad_weights, grad_bias)
+        weights_gemm::run(self, input, grad_output, grad_weights, grad_bias, scratch);
+        Ok(())
     }
 }

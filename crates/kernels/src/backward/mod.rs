@@ -17,6 +17,8 @@
 
 mod activation;
 mod conv;
+mod f32_conv_backward_data_gemm;
+mod f32_conv_backward_weights_gemm;
 
 pub use activation::activation_backward;
 pub use conv::Conv2dBackwardPlan;

@@ -7,7 +7,7 @@
 
 mod depthwise;
 mod direct;
-mod im2col;
+pub(crate) mod im2col;
 mod reference_path;
 mod winograd;
 

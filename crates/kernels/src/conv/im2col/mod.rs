@@ -14,7 +14,7 @@
 pub(super) mod gemm_path;
 #[cfg(feature = "std")]
 pub(super) mod matrixmultiply_path;
-mod pack_b;
+pub(crate) mod pack_b;
 
 use crate::error::{mul, Error};
 use crate::gemm::Blocking;

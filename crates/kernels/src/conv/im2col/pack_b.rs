@@ -3,7 +3,7 @@
 use crate::Conv2d;
 
 /// Which block of `B` to pack and how.
-pub(super) struct BBlock {
+pub(crate) struct BBlock {
     /// First depth row `k` of the block (`k = (c·R + r)·S + s`).
     pub k0: usize,
     /// Depth rows in the block.
@@ -24,7 +24,7 @@ pub(super) struct BBlock {
 ///
 /// Panics only if a slice is shorter than the caller's contract (`dst` at least
 /// `⌈nc/nr⌉·kc·nr`, `image` at least `(C/groups)·H·W`).
-pub(super) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f32]) {
+pub(crate) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f32]) {
     let (h, w) = (desc.input_height(), desc.input_width());
     let (kh, kw) = (desc.kernel_height(), desc.kernel_width());
     let (sh, sw) = (desc.stride_height(), desc.stride_width());
