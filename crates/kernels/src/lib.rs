@@ -26,6 +26,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod backward;
 pub mod conv;
 pub mod descriptor;
 pub mod epilogue;

@@ -10,6 +10,7 @@
 //! interior micro-kernel from `row.rs` for the rest (`taps.rs` loads the taps, `reduce.rs`
 //! says max or sum), or `global.rs` for global pooling. See `docs/pooling.md`.
 
+mod backward;
 mod edges;
 mod geometry;
 mod global;

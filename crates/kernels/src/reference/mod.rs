@@ -4,10 +4,15 @@
 //! in a fixed summation order, so these run on any target and are easy to audit. They are
 //! generic over [`Real`] so tests can also compute an `f64` oracle.
 
+mod backward;
 mod conv2d;
 mod corr2d;
 mod pool2d;
 
+pub use backward::{
+    activation_backward, conv2d_backward_data, conv2d_backward_weights, max_pool2d_backward,
+    pool2d_backward,
+};
 pub use conv2d::conv2d;
 pub(crate) use conv2d::conv2d_rows;
 pub use corr2d::{convolve2d, corr2d};
