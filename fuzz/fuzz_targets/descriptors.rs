@@ -124,6 +124,10 @@ fn conv(c: ConvCase) {
         .is_ok();
     let lengths_right = c.length_skew == (0, 0, 0, 0);
     assert_eq!(ok, lengths_right, "lengths were right: {lengths_right}");
+    // Prepared weights: a wrong length is an error, never a panic.
+    let mut prepared = vec![0.0f32; skewed(plan.prepared_weights_len(), c.length_skew.3)];
+    let ok = plan.prepare_weights(&weights, &mut prepared).is_ok();
+    assert_eq!(ok, c.length_skew.1 == 0 && c.length_skew.3 == 0);
     if ok && plan.activation() == Activation::Identity {
         let mut want = vec![0.0f32; desc.output_len()];
         reference::conv2d(&desc, &input, &weights, Some(&bias), &mut want).unwrap();
@@ -172,6 +176,13 @@ fn pool(c: PoolCase) {
     let mut output = vec![0.0f32; skewed(desc.output_len(), c.length_skew.1)];
     let ok = plan.run(&input, &mut output).is_ok();
     assert_eq!(ok, c.length_skew == (0, 0));
+    // Indices: only for max pooling, and of the output's length.
+    let mut indices = vec![0u32; skewed(desc.output_len(), c.length_skew.1)];
+    let mut values = vec![0.0f32; desc.output_len()];
+    let ok = plan
+        .run_with_indices(&input, &mut values, &mut indices)
+        .is_ok();
+    assert_eq!(ok, c.max && c.length_skew == (0, 0));
     if ok {
         let mut want = vec![0.0f32; desc.output_len()];
         reference::pool2d(&desc, &input, &mut want).unwrap();

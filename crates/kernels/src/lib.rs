@@ -44,6 +44,7 @@ pub use conv::{Algorithm, Conv2dPlan, ConvOptions};
 pub use descriptor::{Conv2d, Conv2dBuilder, Layout, Padding, Pool2d, Pool2dBuilder, PoolKind};
 pub use epilogue::Activation;
 pub use error::{Axis, Error};
+pub use gemm::{Gemm, GemmBias, GemmPlan};
 pub use pool::{Pool2dPlan, PoolOptions};
 pub use simd::Level;
 pub use split::{OutputPiece, UnitGeometry};

@@ -16,6 +16,7 @@ mod model;
 pub mod parallel;
 pub mod receptive;
 pub mod tensor;
+pub mod train;
 pub mod weights;
 
 pub use convkit_kernels as kernels;

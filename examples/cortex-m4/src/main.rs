@@ -52,7 +52,8 @@ fn main() -> ! {
     let ok = match run(BUF_A, BUF_B, SCRATCH, painted) {
         Ok(ok) => ok,
         Err(e) => {
-            hprintln!("error: {:?}", e);
+            // Display, not Debug: the derived Debug pulls in string escaping (~4 KB of flash).
+            hprintln!("error: {}", e);
             false
         }
     };

@@ -85,6 +85,25 @@ impl Algorithm {
     pub fn from_name(name: &str) -> Option<Algorithm> {
         Algorithm::ALL.iter().copied().find(|a| a.name() == name)
     }
+
+    /// Whether this build contains the algorithm's code: the cargo features `direct`,
+    /// `im2col`, `depthwise` and `winograd` (all default) compile the fast paths in, so a
+    /// firmware can leave out the ones it does not run (`docs/embedded.md`). A plan for an
+    /// algorithm that is not compiled in is [`Error::UnsupportedAlgorithm`]; `Auto` and
+    /// `Reference` are always there, and the selector only picks compiled-in algorithms.
+    pub const fn is_compiled_in(self) -> bool {
+        match self {
+            Algorithm::Auto | Algorithm::Reference => true,
+            Algorithm::Im2colGemm => cfg!(feature = "im2col"),
+            #[cfg(feature = "std")]
+            Algorithm::Im2colMatrixMultiply => true,
+            Algorithm::Direct => cfg!(feature = "direct"),
+            Algorithm::Depthwise => cfg!(feature = "depthwise"),
+            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
+                cfg!(feature = "winograd")
+            }
+        }
+    }
 }
 
 impl core::fmt::Display for Algorithm {
@@ -137,6 +156,9 @@ impl Conv2dPlan {
             Algorithm::Auto => select(desc, level),
             a => a,
         };
+        if !algorithm.is_compiled_in() {
+            return Err(not_compiled_in(algorithm));
+        }
         // One match decides both the work split and the scratch: they cannot drift apart.
         let (rows_per_unit, scratch_len) = match algorithm {
             Algorithm::Auto | Algorithm::Reference => (1, 0),
@@ -310,7 +332,9 @@ impl Conv2dPlan {
     /// The Winograd layout, if this plan runs Winograd (the same decision `new` sized with).
     fn winograd(&self) -> Result<Option<winograd::layout::WinogradLayout>, Error> {
         match self.algorithm {
-            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
+            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6
+                if cfg!(feature = "winograd") =>
+            {
                 winograd_layout(&self.desc, self.algorithm, self.level).map(Some)
             }
             _ => Ok(None),
@@ -337,26 +361,42 @@ impl Conv2dPlan {
             check_len("bias", self.desc.bias_len(), b.len())?;
         }
         check_min_len("scratch", self.prepared_scratch_len(), scratch.len())?;
+        // The `cfg!` guards leave the code of the algorithms a build leaves out unreachable,
+        // so the linker drops it (`new` never plans them).
         match self.algorithm {
             Algorithm::Auto | Algorithm::Reference => {
                 reference_path::run(self, &mut piece, input, weights, bias)
             }
-            Algorithm::Im2colGemm => {
+            Algorithm::Im2colGemm if cfg!(feature = "im2col") => {
                 im2col::gemm_path::run(self, &mut piece, input, weights, bias, scratch)
             }
             #[cfg(feature = "std")]
             Algorithm::Im2colMatrixMultiply => {
                 im2col::matrixmultiply_path::run(self, &mut piece, input, weights, bias, scratch)
             }
-            Algorithm::Direct => direct::run(self, &mut piece, input, weights, bias, scratch),
-            Algorithm::Depthwise => depthwise::run(self, &mut piece, input, weights, bias, scratch),
-            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
+            Algorithm::Direct if cfg!(feature = "direct") => {
+                direct::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            Algorithm::Depthwise if cfg!(feature = "depthwise") => {
+                depthwise::run(self, &mut piece, input, weights, bias, scratch)
+            }
+            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6
+                if cfg!(feature = "winograd") =>
+            {
                 if let Some(l) = self.winograd()? {
                     winograd::run(self, &l, &mut piece, input, weights, bias, scratch);
                 }
             }
+            a => return Err(not_compiled_in(a)),
         }
         Ok(())
+    }
+}
+
+fn not_compiled_in(algorithm: Algorithm) -> Error {
+    Error::UnsupportedAlgorithm {
+        algorithm: algorithm.name(),
+        reason: "not compiled in (cargo feature off)",
     }
 }
 
@@ -372,17 +412,22 @@ fn winograd_layout(
 }
 
 /// The algorithm selector. Rules and the measurements behind them: `docs/algorithms.md`.
+/// Only algorithms compiled into this build are chosen (see [`Algorithm::is_compiled_in`]).
 fn select(desc: &Conv2d, level: Level) -> Algorithm {
-    if desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
+    let on = Algorithm::is_compiled_in;
+    if on(Algorithm::Depthwise) && desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
         return Algorithm::Depthwise;
     }
-    if prefers_direct(desc) {
+    if on(Algorithm::Direct) && prefers_direct(desc) {
         return Algorithm::Direct;
     }
-    if let Some(tile) = winograd_tile(desc) {
+    if let Some(tile) = winograd_tile(desc).filter(|t| on(*t)) {
         return tile;
     }
-    Algorithm::Im2colGemm
+    [Algorithm::Im2colGemm, Algorithm::Direct]
+        .into_iter()
+        .find(|a| on(*a))
+        .unwrap_or(Algorithm::Reference)
 }
 
 /// Channels per group (in and out) from which Winograd is chosen for 3×3 stride-1 convolutions.

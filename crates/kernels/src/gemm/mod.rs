@@ -11,7 +11,12 @@
 //! and scratch length from the same values, so the two cannot disagree. Design notes and
 //! measured figures: `docs/gemm.md`.
 
+pub(crate) mod f32_gemm_packed;
 pub(crate) mod f32_gemm_tile;
+pub(crate) mod pack;
+mod plan;
+
+pub use plan::{Gemm, GemmBias, GemmPlan};
 
 use crate::simd::Level;
 
@@ -31,6 +36,11 @@ pub struct Blocking {
     pub kc: usize,
     /// Column block: pixels of `B` packed at once (a multiple of `nr()`).
     pub nc: usize,
+    /// Row block of the packed GEMM: rows of `A` packed at once (a multiple of `mr`).
+    pub mc: usize,
+    /// Column block of the public GEMM ([`GemmPlan`]): columns of `B` packed at once (a
+    /// multiple of `nr()`).
+    pub gemm_nc: usize,
 }
 
 impl Blocking {
@@ -50,6 +60,8 @@ impl Blocking {
                 lanes,
                 kc: 128,
                 nc: 384,
+                mc: 128,
+                gemm_nc: 3072,
             },
             // 6×2 ymm = 12 accumulators + 2 B vectors + 1 broadcast of 16 registers.
             Level::Avx2Fma => Blocking {
@@ -58,6 +70,8 @@ impl Blocking {
                 lanes,
                 kc: 256,
                 nc: 384,
+                mc: 144,
+                gemm_nc: 4080,
             },
             // 8×3 q-registers = 24 accumulators + 3 + 1 of 32 registers.
             Level::Neon => Blocking {
@@ -66,6 +80,8 @@ impl Blocking {
                 lanes,
                 kc: 512,
                 nc: 384,
+                mc: 128,
+                gemm_nc: 3072,
             },
             // SSE2 has no FMA (a product needs a temporary): 4×2 xmm = 8 accumulators.
             // Portable (`wide::f32x8`, two xmm per vector on a default x86-64 build) likewise.
@@ -75,6 +91,8 @@ impl Blocking {
                 lanes,
                 kc: 256,
                 nc: 256,
+                mc: 128,
+                gemm_nc: 2048,
             },
         }
     }

@@ -224,4 +224,16 @@ impl Conv2d {
     pub fn planned_weights(&self) -> &[f32] {
         self.prepared.as_deref().unwrap_or(&self.weights)
     }
+
+    /// The algorithm asked for ([`Algorithm::Auto`] unless forced).
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The weights and bias for in-place updates (an optimizer step). Drops the prepared
+    /// weights: the next [`Conv2d::plan`] transforms the new ones.
+    pub fn parameters_mut(&mut self) -> (&mut [f32], Option<&mut [f32]>) {
+        self.prepared = None;
+        (&mut self.weights, self.bias.as_deref_mut())
+    }
 }

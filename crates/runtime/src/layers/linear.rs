@@ -76,6 +76,10 @@ impl Linear {
     pub fn bias(&self) -> Option<&[f32]> {
         self.bias.as_deref()
     }
+    /// The weights and bias for in-place updates (an optimizer step).
+    pub fn parameters_mut(&mut self) -> (&mut [f32], Option<&mut [f32]>) {
+        (&mut self.weights, self.bias.as_deref_mut())
+    }
     /// The weights' shape `[out, in]`.
     pub fn weight_shape(&self) -> [usize; 2] {
         [self.out_features, self.in_features]

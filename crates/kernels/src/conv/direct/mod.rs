@@ -105,11 +105,13 @@ impl SimdKernel for DirectUnits<'_, '_> {
     type Output = ();
     #[inline(always)]
     unsafe fn run<V: F32Vector>(self) {
+        // With one lane (the scalar portable level, `portable-scalar`) only the run-time
+        // width is instantiated: the fixed widths save little there and triple the code.
         match self.desc.kernel_width() {
             // SAFETY: forwarded dispatch contract; S matches the kernel width.
-            3 => unsafe { run_units::<V, 3>(self) },
+            3 if V::LANES > 1 => unsafe { run_units::<V, 3>(self) },
             // SAFETY: as above.
-            5 => unsafe { run_units::<V, 5>(self) },
+            5 if V::LANES > 1 => unsafe { run_units::<V, 5>(self) },
             // SAFETY: as above; S = 0 reads the width at run time.
             _ => unsafe { run_units::<V, 0>(self) },
         }
@@ -279,10 +281,13 @@ unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTi
             t.x = x0.add(start);
             t.y = y0.add(start);
             match nv {
+                // `nv <= max_nv`: the guards keep the 3- and 4-vector tiles out of the levels
+                // that never use them (all but AVX-512).
                 1 => conv_row_tile::<V, KB, 1, S>(t),
                 2 => conv_row_tile::<V, KB, 2, S>(t),
-                3 => conv_row_tile::<V, KB, 3, S>(t),
-                _ => conv_row_tile::<V, KB, 4, S>(t),
+                3 if max_nv >= 3 => conv_row_tile::<V, KB, 3, S>(t),
+                _ if max_nv >= 4 => conv_row_tile::<V, KB, 4, S>(t),
+                _ => {}
             }
         }
         q0 = next;

@@ -1,4 +1,5 @@
-//! `convkit lenet`: evaluate, predict with and benchmark the course's LeNet.
+//! `convkit lenet`: evaluate, predict with and benchmark the course's LeNet (training:
+//! `lenet_train.rs`).
 
 use anyhow::{bail, Context, Result};
 use convkit_runtime::layers::Layer;
@@ -19,6 +20,8 @@ const PROGRESS_MIN_IMAGES: usize = 1000;
 /// The `lenet` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum LenetCommand {
+    /// Trains LeNet with convkit's kernels and writes a PyTorch safetensors state_dict.
+    Train(Box<crate::lenet_train::TrainArgs>),
     /// Accuracy, confusion matrix and images/s on labelled IDX digits.
     Eval {
         /// Safetensors state_dict of the PyTorch model [default: weights/lenet.safetensors]
@@ -90,6 +93,7 @@ pub fn run(cmd: LenetCommand) -> Result<()> {
 
 fn run_inner(cmd: LenetCommand) -> Result<()> {
     match cmd {
+        LenetCommand::Train(args) => crate::lenet_train::train(*args),
         LenetCommand::Eval {
             weights,
             images,
@@ -124,7 +128,7 @@ fn run_inner(cmd: LenetCommand) -> Result<()> {
 /// An explicit path as given; a default path relative to the current directory if it exists
 /// there, else relative to the repository root (so the defaults work from anywhere in the
 /// checkout).
-fn default_path(given: Option<PathBuf>, default: &str) -> PathBuf {
+pub(crate) fn default_path(given: Option<PathBuf>, default: &str) -> PathBuf {
     if let Some(p) = given {
         return p;
     }

@@ -3,11 +3,12 @@
 //! - `convkit info`: CPU SIMD levels, threads, versions, algorithms.
 //! - `convkit bench`: the public benchmark cases (or custom shapes), median timings, GFLOP/s
 //!   and fraction of the measured FMA peak; JSON lines and an SVG chart on request.
-//! - `convkit lenet ...`: the LeNet commands.
+//! - `convkit lenet ...`: the LeNet commands (train, eval, predict, bench).
 
 mod bench;
 mod info;
 mod lenet;
+mod lenet_train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target (fuzz/fuzz_targets/*.rs) one after the other and prints, per
+# target, the executions, the corpus size and the time; fails on the first crash or mismatch
+# (the reproducer is in fuzz/artifacts/<target>/).
+#
+#   scripts/fuzz.sh 30                  # 30 s per target (the CI smoke run)
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh  # 10 million executions per target (no time limit)
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh 7200   # whichever comes first
+#   FUZZ_TARGETS="conv pool" scripts/fuzz.sh 60
+#
+# The corpus of each target persists in fuzz/corpus/<target>/ (git-ignored), so later runs
+# start where earlier ones stopped. Built with debug assertions (`-a`: overflow checks in the
+# kernels' index arithmetic) and AddressSanitizer (cargo-fuzz's default).
+#
+# Needs: rustup toolchain nightly, `cargo install cargo-fuzz`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-${FUZZ_SECONDS:-0}}"
+runs="${FUZZ_RUNS:-0}"
+if [ "$seconds" = 0 ] && [ "$runs" = 0 ]; then
+    echo "usage: scripts/fuzz.sh SECONDS   (or FUZZ_RUNS=N scripts/fuzz.sh)" >&2
+    exit 2
+fi
+targets="${FUZZ_TARGETS:-$(cd fuzz/fuzz_targets && ls -- *.rs | sed 's/\.rs$//' | tr '\n' ' ')}"
+toolchain="${FUZZ_TOOLCHAIN:-nightly}"
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
+# Build all targets first, so the per-target time below is fuzzing time only.
+cargo "+$toolchain" fuzz build -a --fuzz-dir fuzz
+
+summary=()
+status=0
+for t in $targets; do
+    mkdir -p "fuzz/corpus/$t"
+    args=(-print_final_stats=1)
+    [ "$seconds" != 0 ] && args+=("-max_total_time=$seconds")
+    [ "$runs" != 0 ] && args+=("-runs=$runs")
+    echo "== fuzz $t (${seconds}s, runs ${runs})"
+    start=$(date +%s)
+    set +e
+    cargo "+$toolchain" fuzz run -a --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- "${args[@]}" \
+        >"$logdir/$t.log" 2>&1
+    rc=$?
+    set -e
+    took=$(( $(date +%s) - start ))
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logdir/$t.log" | tail -1)
+    files=$(find "fuzz/corpus/$t" -type f | wc -l)
+    bytes=$(du -sb "fuzz/corpus/$t" | cut -f1)
+    grep -E '^(#[0-9]+ *DONE|Done [0-9]+ runs)' "$logdir/$t.log" | tail -2 || true
+    line=$(printf '%-12s %12s execs %6s corpus files %9s bytes %6ss  %s' "$t" "${execs:-?}" \
+        "$files" "$bytes" "$took" "$([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)")")
+    summary+=("$line")
+    if [ $rc != 0 ]; then
+        status=1
+        tail -60 "$logdir/$t.log"
+        echo "FAIL: fuzz target $t (reproducer in fuzz/artifacts/$t/)" >&2
+        break
+    fi
+done
+
+echo "== fuzz summary (executions, corpus size, time per target)"
+printf '%s\n' "${summary[@]}"
+exit $status
