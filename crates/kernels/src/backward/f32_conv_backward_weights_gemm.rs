@@ -169,9 +169,12 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: WeightsRun<'_>) {
                 for jp in 0..panels {
                     let width = nr.min(kg - jp * nr);
                     let b = dyt[jp * ncb * nr..].as_ptr();
+                    // Row tiles of balanced height (LeNet conv1, D = 25 at AVX2: 5×5 rows,
+                    // not 4×6 + 1: a 1-row tile is FMA-latency bound, one accumulator chain).
                     let mut m0 = 0;
                     while m0 < dd {
-                        let mr = mr_max.min(dd - m0);
+                        let left = dd - m0;
+                        let mr = left.div_ceil(left.div_ceil(mr_max));
                         let out = TileOut {
                             c: dwt_g[m0 * kg + jp * nr..].as_mut_ptr(),
                             ldc: kg,

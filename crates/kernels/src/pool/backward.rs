@@ -127,21 +127,36 @@ impl SimdKernel for AverageBackward<'_> {
             && pw * kw <= w;
         if tiled {
             // Every input element lies in at most one window, every window inside the input (no
-            // ceil-mode overhang), every divisor kh·kw.
+            // ceil-mode overhang), every divisor kh·kw. A power-of-two divisor is applied as an
+            // exact multiplication by its reciprocal (same bits as the reference's division);
+            // the first input row of each window row is computed, the other kh−1 copied.
             let divisor = (kh * kw) as f32;
+            let scale = (kh * kw).is_power_of_two().then_some(1.0 / divisor);
             for (dx, dy) in planes {
-                for (y, row) in dx.chunks_exact_mut(w).enumerate() {
-                    let p = y / kh;
-                    if p >= ph {
-                        row.fill(0.0);
-                        continue;
-                    }
+                let (covered, rest) = dx.split_at_mut(ph * kh * w);
+                rest.fill(0.0);
+                for (p, block) in covered.chunks_exact_mut(kh * w).enumerate() {
                     let dy_row = &dy[p * pw..][..pw];
-                    let (covered, rest) = row.split_at_mut(pw * kw);
-                    for (cols, &g) in covered.chunks_exact_mut(kw).zip(dy_row) {
-                        cols.fill(g / divisor);
+                    let (first, others) = block.split_at_mut(w);
+                    let (cells, tail) = first.split_at_mut(pw * kw);
+                    tail.fill(0.0);
+                    match (kw, scale) {
+                        (2, Some(scale)) => {
+                            for (pair, &g) in cells.chunks_exact_mut(2).zip(dy_row) {
+                                let v = g * scale;
+                                pair[0] = v;
+                                pair[1] = v;
+                            }
+                        }
+                        _ => {
+                            for (cols, &g) in cells.chunks_exact_mut(kw).zip(dy_row) {
+                                cols.fill(scale.map_or(g / divisor, |s| g * s));
+                            }
+                        }
                     }
-                    rest.fill(0.0);
+                    for row in others.chunks_exact_mut(w) {
+                        row.copy_from_slice(first);
+                    }
                 }
             }
             return;
