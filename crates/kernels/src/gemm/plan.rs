@@ -138,9 +138,8 @@ impl Layout {
     fn new(g: &Gemm, level: Level) -> Result<Layout, Error> {
         let bl = Blocking::for_level(level);
         let (mr, nr) = (bl.mr, bl.nr());
-        let round = |x: usize, to: usize| -> Result<usize, Error> {
-            mul(x.div_ceil(to), to, "gemm block")
-        };
+        let round =
+            |x: usize, to: usize| -> Result<usize, Error> { mul(x.div_ceil(to), to, "gemm block") };
         let mc = round(g.m, mr)?.min(bl.mc);
         let nc = round(g.n, nr)?.min(bl.gemm_nc);
         let kc = g.k.min(bl.kc);
