@@ -121,6 +121,27 @@ fn run(
         &mut scratch,
     )
     .unwrap();
+    // Prepared (packed) weights give the same bits as raw weights.
+    if plan.prepared_weights_len() > 0 {
+        let mut prepared = vec![f32::NAN; plan.prepared_weights_len()];
+        plan.prepare_weights(&t.weights, &mut prepared).unwrap();
+        let mut again = vec![f32::NAN; desc.output_len()];
+        let mut scratch = vec![f32::NAN; plan.prepared_scratch_len()];
+        plan.run_prepared(
+            &t.input,
+            &prepared,
+            bias.then_some(&t.bias[..]),
+            &mut again,
+            &mut scratch,
+        )
+        .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        assert_eq!(
+            bits(&again),
+            bits(&out),
+            "{algorithm} {level} prepared vs raw"
+        );
+    }
     out
 }
 

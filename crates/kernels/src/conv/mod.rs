@@ -243,15 +243,19 @@ impl Conv2dPlan {
             // Raw filters: transform them into the front of the scratch, then run prepared.
             let (prepared, work) = scratch.split_at_mut(l.prepared_len);
             winograd::prepare(&l, weights, prepared);
-            return self.run_piece_with(piece, input, prepared, bias, work);
+            return self.run_piece_with(piece, input, prepared, true, bias, work);
         }
-        self.run_piece_with(piece, input, weights, bias, scratch)
+        self.run_piece_with(piece, input, weights, false, bias, scratch)
     }
 
     /// Length of the prepared weights [`Conv2dPlan::prepare_weights`] writes: the transformed,
-    /// packed filters for Winograd, 0 for algorithms that use the raw weights (for those,
-    /// pass the raw weights as `prepared`).
+    /// packed filters for Winograd, the weights packed into the GEMM's row panels for
+    /// `im2col`, 0 for algorithms that use the raw weights (for those, pass the raw weights
+    /// as `prepared`).
     pub fn prepared_weights_len(&self) -> usize {
+        if self.algorithm == Algorithm::Im2colGemm {
+            return im2col::prepared_len(&self.desc, self.level).unwrap_or(0);
+        }
         self.winograd().ok().flatten().map_or(0, |l| l.prepared_len)
     }
 
@@ -294,6 +298,9 @@ impl Conv2dPlan {
         if let Some(l) = self.winograd()? {
             winograd::prepare(&l, weights, prepared);
         }
+        if self.algorithm == Algorithm::Im2colGemm {
+            im2col::prepare(&self.desc, self.level, weights, prepared);
+        }
         Ok(())
     }
 
@@ -324,9 +331,14 @@ impl Conv2dPlan {
     ) -> Result<(), Error> {
         match self.winograd()? {
             Some(l) => check_len("prepared weights", l.prepared_len, prepared.len())?,
+            None if self.algorithm == Algorithm::Im2colGemm => check_len(
+                "prepared weights",
+                self.prepared_weights_len(),
+                prepared.len(),
+            )?,
             None => check_len("weights", self.desc.weights_len(), prepared.len())?,
         }
-        self.run_piece_with(piece, input, prepared, bias, scratch)
+        self.run_piece_with(piece, input, prepared, true, bias, scratch)
     }
 
     /// The Winograd layout, if this plan runs Winograd (the same decision `new` sized with).
@@ -342,12 +354,14 @@ impl Conv2dPlan {
     }
 
     /// Common checks and the dispatch to the path; `weights` are raw or prepared as the
-    /// algorithm needs (lengths already checked by the caller).
+    /// algorithm needs (lengths already checked by the caller). `prepared` says which, for the
+    /// `im2col` path (raw OIHW, or packed by [`Conv2dPlan::prepare_weights`]).
     fn run_piece_with(
         &self,
         mut piece: OutputPiece<'_>,
         input: &[f32],
         weights: &[f32],
+        prepared: bool,
         bias: Option<&[f32]>,
         scratch: &mut [f32],
     ) -> Result<(), Error> {
@@ -368,7 +382,7 @@ impl Conv2dPlan {
                 reference_path::run(self, &mut piece, input, weights, bias)
             }
             Algorithm::Im2colGemm if cfg!(feature = "im2col") => {
-                im2col::gemm_path::run(self, &mut piece, input, weights, bias, scratch)
+                im2col::gemm_path::run(self, &mut piece, input, weights, prepared, bias, scratch)
             }
             #[cfg(feature = "std")]
             Algorithm::Im2colMatrixMultiply => {

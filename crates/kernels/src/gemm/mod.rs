@@ -1,17 +1,20 @@
-//! Packed single-precision GEMM building blocks for the convolution paths.
+//! Packed single-precision GEMM: the public entry point ([`Gemm`], [`GemmPlan`]) and the
+//! building blocks of the convolution paths.
 //!
-//! `C[M×N] = A[M×K] · B[K×N]`, where for a convolution `M` is output channels (per group),
-//! `K = (C/groups)·R·S` and `N` is output pixels. The convolution path
-//! (`conv/im2col`) packs `B` panels into caller scratch (implicit im2col straight from the
-//! image) and calls the register-tile micro-kernel of `f32_gemm_tile` on every `MR×NR`
-//! tile; `A` (the weights, OIHW, already `M×K` row-major) is broadcast straight from the
-//! weight slice (packing it measured slower, see `docs/gemm.md`), so it needs no scratch.
+//! `C[M×N] = A[M×K] · B[K×N]`, BLIS style: `A` is packed into `MR`-row panels and `B` into
+//! `NR`-column panels in caller scratch (`pack`), and the packed micro-kernel of
+//! `f32_gemm_packed` computes every `MR×NR` tile with the bias and activation fused into
+//! its store. For a convolution (`conv/im2col`) `M` is output channels (per group),
+//! `K = (C/groups)·R·S` and `N` output pixels; `B` is packed straight from the image
+//! (implicit im2col) and `A` (the weights) is packed once ahead of time by
+//! `Conv2dPlan::prepare_weights`, or panel by panel during the call.
 //!
-//! Tile and block sizes per SIMD level live in [`Blocking`]; the plan derives its work split
-//! and scratch length from the same values, so the two cannot disagree. Design notes and
-//! measured figures: `docs/gemm.md`.
+//! Tile and block sizes per SIMD level live in [`Blocking`]; the plans derive their work
+//! split and scratch length from the same values, so the two cannot disagree. Design notes
+//! and measured figures: `docs/gemm.md`.
 
 pub(crate) mod f32_gemm_packed;
+/// The unpacked register tile (A read in place) that the backward convolution passes use.
 pub(crate) mod f32_gemm_tile;
 pub(crate) mod pack;
 mod plan;

@@ -1,10 +1,13 @@
-//! `Algorithm::Im2colGemm`: implicit im2col into packed panels + the register-tile GEMM with
-//! the bias and activation fused into the last store.
+//! `Algorithm::Im2colGemm`: implicit im2col into packed `B` panels, weights packed into `A`
+//! row panels (ahead of time by `prepare_weights`, or one panel at a time from the raw
+//! weights), the packed micro-kernel of [`crate::gemm`] with the bias and activation fused
+//! into the last store.
 
 use super::pack_b::{pack_b, BBlock};
-use super::{depth, reads_input_directly};
+use super::{depth, padded_rows, prepared_offset, reads_input_directly};
 use crate::conv::Conv2dPlan;
-use crate::gemm::f32_gemm_tile::{tile_dispatch, TileOut};
+use crate::gemm::f32_gemm_packed::{kernel, PackedOut, TileBias};
+use crate::gemm::pack::{pack_a, Strided};
 use crate::gemm::Blocking;
 use crate::simd::{dispatch, F32Vector, SimdKernel};
 use crate::split::OutputPiece;
@@ -16,6 +19,7 @@ pub(in crate::conv) fn run(
     piece: &mut OutputPiece<'_>,
     input: &[f32],
     weights: &[f32],
+    prepared: bool,
     bias: Option<&[f32]>,
     scratch: &mut [f32],
 ) {
@@ -26,6 +30,7 @@ pub(in crate::conv) fn run(
             piece,
             input,
             weights,
+            prepared,
             bias,
             scratch,
         },
@@ -37,6 +42,7 @@ struct GemmRun<'a, 'p> {
     piece: &'a mut OutputPiece<'p>,
     input: &'a [f32],
     weights: &'a [f32],
+    prepared: bool,
     bias: Option<&'a [f32]>,
     scratch: &'a mut [f32],
 }
@@ -47,36 +53,44 @@ impl SimdKernel for GemmRun<'_, '_> {
     unsafe fn run<V: F32Vector>(self) {
         // SAFETY: forwarded dispatch contract.
         unsafe {
-            match Blocking::for_level(V::LEVEL).nv {
-                3 => body::<V, 3>(self),
-                2 => body::<V, 2>(self),
-                _ => body::<V, 1>(self),
+            let bl = Blocking::for_level(V::LEVEL);
+            match (bl.mr, bl.nv) {
+                (6, 2) => body::<V, 6, 2>(self),
+                (8, 3) => body::<V, 8, 3>(self),
+                (4, 2) => body::<V, 4, 2>(self),
+                _ => {}
             }
         }
     }
 }
 
 /// The blocked loops over one piece: units → groups → pixel blocks (`nc`) → depth blocks
-/// (`kc`, pack `B`) → column panels (`nr`) → row tiles (`mr`).
+/// (`kc`, pack `B`) → row panels of `A` (`mr`) → column panels of `B` (`nr`) → micro-kernel.
+///
+/// Row panels outside, column panels inside: the `kc×mr` panel of `A` (6 KiB on AVX2) stays
+/// in L1 while the unit's packed `B` block (at most `kc×nc` = 384 KiB) streams from L2; with
+/// raw weights each `A` panel is packed once per (unit, depth block) just before its tiles.
 ///
 /// Every unit is computed the same way whichever piece it is in (blocks start at the unit's
-/// first pixel, depth blocks at 0), so results are bit-identical at any thread count.
+/// first pixel, depth blocks at 0), and raw or prepared weights give the same packed panels,
+/// so results are bit-identical at any thread count and with or without `prepare_weights`.
 ///
 /// # Safety
-/// The dispatch contract for `V`; `NV_MAX` is `Blocking::for_level(V::LEVEL).nv`.
+/// The dispatch contract for `V`; `MR × NV` is `Blocking::for_level(V::LEVEL)`'s tile.
 #[inline(always)]
-unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
+unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, '_>) {
     let GemmRun {
         plan,
         piece,
         input,
         weights,
+        prepared,
         bias,
         scratch,
     } = run;
     let d = plan.descriptor();
     let bl = Blocking::for_level(V::LEVEL);
-    let (nr, mr_max) = (bl.nr(), bl.mr);
+    let nr = NV * V::LANES;
     let g = piece.geometry();
     let groups = d.groups();
     let (cg, mg) = (d.in_channels_per_group(), d.out_channels_per_group());
@@ -87,12 +101,17 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
     let direct = reads_input_directly(d);
     // The plan sized the scratch for its level; a dispatch fallback to another level (which
     // the plan's level check rules out) must not overrun it.
-    let Ok((_, need)) = super::gemm_layout(d, V::LEVEL) else {
+    let (Ok((_, need)), Ok(mgr)) = (super::gemm_layout(d, V::LEVEL), padded_rows(d, V::LEVEL))
+    else {
         return;
     };
-    if scratch.len() < need || g.rows_per_unit == 0 {
+    if scratch.len() < need || g.rows_per_unit == 0 || bl.mr != MR || bl.nr() != nr {
         return;
     }
+    if prepared && weights.len() < groups * mgr * kd {
+        return;
+    }
+    let (sb, sa) = scratch[..need].split_at_mut(need - kc * MR);
     let activation = plan.activation();
 
     for u in piece.units() {
@@ -103,7 +122,6 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
         let pixel0 = rows.start * q;
         let npx = rows.len() * q;
         for grp in 0..groups {
-            let w_g = &weights[grp * mg * kd..][..mg * kd];
             let image = &input[(n_img * d.in_channels() + grp * cg) * hw..][..cg * hw];
             let bias_g = bias.map(|b| &b[grp * mg..][..mg]);
             let mut nb = 0;
@@ -120,7 +138,7 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                             // image; full panels are read in place.
                             let src0 = kb * hw + pixel0 + nb + (panels - 1) * nr;
                             for kk in 0..kcb {
-                                scratch[kk * nr..][..tail]
+                                sb[kk * nr..][..tail]
                                     .copy_from_slice(&image[src0 + kk * hw..][..tail]);
                             }
                         }
@@ -132,57 +150,65 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: GemmRun<'_, '_>) {
                             nc: ncb,
                             nr,
                         };
-                        pack_b(d, image, &block, scratch);
+                        pack_b(d, image, &block, sb);
                     }
                     let accumulate = kb > 0;
                     let finish = kb + kcb == kd;
-                    // Column panels outside, row tiles inside: the `kc×nr` panel of B stays
-                    // in L1 while every row tile of the weights streams past it, read in
-                    // place (one broadcast per row and depth step; no packing of A, which
-                    // measured 2–3× slower where few pixels share each weight, e.g.
-                    // resnet_3x3_512, see docs/gemm.md).
-                    for jr in 0..panels {
-                        let n = nr.min(ncb - jr * nr);
-                        let (b, ldb) = if !direct {
-                            (scratch[jr * kcb * nr..].as_ptr(), nr)
-                        } else if n < nr {
-                            (scratch.as_ptr(), nr)
+                    let mut m0 = 0;
+                    while m0 < mg {
+                        let rows = MR.min(mg - m0);
+                        let a_panel: &[f32] = if prepared {
+                            let at = prepared_offset(mgr, kd, grp, kb) + (m0 / MR) * kcb * MR;
+                            &weights[at..][..kcb * MR]
                         } else {
-                            (image[kb * hw + pixel0 + nb + jr * nr..].as_ptr(), hw)
+                            pack_a(
+                                Strided {
+                                    data: &weights[(grp * mg + m0) * kd + kb..],
+                                    rs: kd,
+                                    cs: 1,
+                                    rows,
+                                    cols: kcb,
+                                },
+                                MR,
+                                sa,
+                            );
+                            &sa[..kcb * MR]
                         };
-                        let mut m0 = 0;
-                        while m0 < mg {
-                            let mr = mr_max.min(mg - m0);
-                            let out = TileOut {
+                        let tile_bias = match bias_g {
+                            Some(b) => TileBias::Rows(b[m0..].as_ptr()),
+                            None => TileBias::None,
+                        };
+                        for jr in 0..panels {
+                            let cols = nr.min(ncb - jr * nr);
+                            let (b, ldb) = if !direct {
+                                (sb[jr * kcb * nr..].as_ptr(), nr)
+                            } else if cols < nr {
+                                (sb.as_ptr(), nr)
+                            } else {
+                                (image[kb * hw + pixel0 + nb + jr * nr..].as_ptr(), hw)
+                            };
+                            let out = PackedOut {
                                 // SAFETY: channel grp·mg + m0 < K and column nb + jr·nr < npx
                                 // lie inside unit u, which `piece` owns.
                                 c: unsafe { c_unit.add((grp * mg + m0) * c_stride + nb + jr * nr) },
                                 ldc: c_stride,
-                                n,
+                                rows,
+                                cols,
                                 accumulate,
                                 finish,
-                                bias: bias_g.map_or(core::ptr::null(), |b| b[m0..].as_ptr()),
+                                bias: tile_bias,
                                 activation,
                             };
-                            // SAFETY: rows m0..m0+mr of w_g hold kd >= kb + kcb values each;
-                            // B rows kb..kb+kcb hold nv·LANES <= nr readable columns (a packed
-                            // panel of width nr, or in place: n == nr pixels inside the image
-                            // plane); C rows m0..m0+mr (< mg), columns [0, n) are inside unit u
-                            // of this piece; bias_g has mg >= m0 + mr entries.
+                            // SAFETY: the A panel holds kcb·MR values; B rows kb..kb+kcb hold
+                            // nr readable columns each (a packed panel of width nr, or in place:
+                            // cols == nr pixels inside the image plane); C rows m0..m0+rows
+                            // (<= mg), columns [0, cols) are inside unit u of this piece;
+                            // bias_g has mg >= m0 + rows entries.
                             unsafe {
-                                tile_dispatch::<V, NV_MAX>(
-                                    mr,
-                                    n.div_ceil(V::LANES),
-                                    kcb,
-                                    w_g.as_ptr().add(m0 * kd + kb),
-                                    kd,
-                                    b,
-                                    ldb,
-                                    &out,
-                                );
+                                kernel::<V, MR, NV>(kcb, a_panel.as_ptr(), b, ldb, &out);
                             }
-                            m0 += mr;
                         }
+                        m0 += MR;
                     }
                     kb += kcb;
                 }

@@ -16,7 +16,8 @@ pub(super) mod gemm_path;
 pub(super) mod matrixmultiply_path;
 pub(crate) mod pack_b;
 
-use crate::error::{mul, Error};
+use crate::error::{add, mul, Error};
+use crate::gemm::pack::{pack_a, Strided};
 use crate::gemm::Blocking;
 use crate::simd::Level;
 use crate::Conv2d;
@@ -55,7 +56,8 @@ fn depth(desc: &Conv2d) -> usize {
 }
 
 /// `(rows_per_unit, scratch_len)` of [`gemm_path`] at `level`: one packed `kc×nc` block of `B`
-/// (the whole unit if smaller), or one `kc×nr` tail panel when `B` is read in place.
+/// (the whole unit if smaller; one `kc×nr` tail panel when `B` is read in place), then one
+/// `kc×mr` panel of `A` (packed per tile row from raw weights; unused with prepared weights).
 pub(super) fn gemm_layout(desc: &Conv2d, level: Level) -> Result<(usize, usize), Error> {
     let b = Blocking::for_level(level);
     let rows = rows_per_unit(desc, b.nc);
@@ -66,7 +68,67 @@ pub(super) fn gemm_layout(desc: &Conv2d, level: Level) -> Result<(usize, usize),
     } else {
         b.nc.min(unit_pixels.div_ceil(b.nr()) * b.nr())
     };
-    Ok((rows, mul(kc, nc, "im2col scratch")?))
+    let b_len = mul(kc, nc, "im2col scratch")?;
+    Ok((
+        rows,
+        add(b_len, mul(kc, b.mr, "im2col scratch")?, "im2col scratch")?,
+    ))
+}
+
+/// Output channels per group rounded up to whole `mr`-row panels.
+fn padded_rows(desc: &Conv2d, level: Level) -> Result<usize, Error> {
+    let mr = Blocking::for_level(level).mr;
+    mul(
+        desc.out_channels_per_group().div_ceil(mr),
+        mr,
+        "im2col packed weights",
+    )
+}
+
+/// Length of the `im2col` path's prepared weights at `level`: per group, the `M×Kd` weights
+/// packed into `mr`-row panels (rows padded with zeros to a multiple of `mr`), depth block
+/// by depth block (see [`prepare`]).
+pub(super) fn prepared_len(desc: &Conv2d, level: Level) -> Result<usize, Error> {
+    crate::error::product(
+        &[desc.groups(), padded_rows(desc, level)?, depth(desc)],
+        "im2col packed weights",
+    )
+}
+
+/// Offset of depth block `kb` (`kb` a multiple of `kc`) of group `grp` in the prepared
+/// weights; panel `p` of it starts `p·kcb·mr` further, element `(i, k)` at `k·mr + i`.
+fn prepared_offset(mgr: usize, kd: usize, grp: usize, kb: usize) -> usize {
+    grp * mgr * kd + mgr * kb
+}
+
+/// Packs OIHW `weights` into the prepared layout ([`prepared_len`] values): per group, per
+/// depth block of `kc`, the `mr`-row panels of [`crate::gemm`]'s packed micro-kernel.
+/// Lengths were checked by the plan.
+pub(super) fn prepare(desc: &Conv2d, level: Level, weights: &[f32], prepared: &mut [f32]) {
+    let Ok(mgr) = padded_rows(desc, level) else {
+        return;
+    };
+    let b = Blocking::for_level(level);
+    let kd = depth(desc);
+    let mg = desc.out_channels_per_group();
+    for grp in 0..desc.groups() {
+        let mut kb = 0;
+        while kb < kd {
+            let kcb = b.kc.min(kd - kb);
+            pack_a(
+                Strided {
+                    data: &weights[grp * mg * kd + kb..],
+                    rs: kd,
+                    cs: 1,
+                    rows: mg,
+                    cols: kcb,
+                },
+                b.mr,
+                &mut prepared[prepared_offset(mgr, kd, grp, kb)..],
+            );
+            kb += kcb;
+        }
+    }
 }
 
 /// `(rows_per_unit, scratch_len)` of `matrixmultiply_path`: the whole `Kd × pixels` im2col
