@@ -35,15 +35,35 @@ pub(crate) fn deinterleave_strip<T: WinogradTile>(
             continue;
         }
         let src = &plane[y as usize * width..][..width];
+        // Phase p is inside the image for j in lo(p)..hi(p); lo falls and hi falls with p, so
+        // every phase is inside for j in lo(0)..hi(m − 1): that interior is copied in one
+        // loop over j with all m phases unrolled, which reads `src` contiguously (LLVM
+        // vectorises it as an interleaved load); the few border columns go one by one.
+        let lo = |p: usize| left.saturating_sub(p).div_ceil(m).min(xw);
+        let hi = |p: usize| {
+            (width + left)
+                .saturating_sub(p)
+                .div_ceil(m)
+                .clamp(lo(p), xw)
+        };
+        let (jlo, jhi) = (lo(0), hi(m - 1).max(lo(0)));
         for (p, dst) in rows.chunks_exact_mut(xw).enumerate() {
-            // Column x = j·m + p − left is inside the image for j in lo..hi.
-            let lo = left.saturating_sub(p).div_ceil(m).min(xw);
-            let hi = (width + left).saturating_sub(p).div_ceil(m).clamp(lo, xw);
+            let (lo, hi) = (lo(p), hi(p));
             dst[..lo].fill(0.0);
             dst[hi..].fill(0.0);
-            let x0 = lo * m + p - left;
-            for (j, d) in dst[lo..hi].iter_mut().enumerate() {
-                *d = src[x0 + j * m];
+            for j in (lo..hi).filter(|j| *j < jlo || *j >= jhi) {
+                dst[j] = src[j * m + p - left];
+            }
+        }
+        if jhi > jlo {
+            let x0 = jlo * m - left;
+            let inner = &src[x0..x0 + (jhi - jlo) * m];
+            let dst = rows[jlo..].as_mut_ptr();
+            for (j, s) in inner.chunks_exact(T::M).enumerate() {
+                unroll8!(p < T::M, {
+                    // SAFETY: j < jhi − jlo ≤ xw − jlo, so p·xw + jlo + j < m·xw = rows.len().
+                    unsafe { *dst.add(p * xw + j) = s[p] };
+                });
             }
         }
     }
