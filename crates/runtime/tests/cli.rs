@@ -74,6 +74,14 @@ fn bench_pool_case_reports_gelem_per_s_and_table_mode_works() {
         .unwrap();
     assert!(pool["gelem_per_s"].as_f64().unwrap() > 0.0);
     assert!(pool.get("gflops").is_none());
+    // Input read once + output written once per call: 4·(64·112² + 64·56²) bytes.
+    let bytes = 4.0 * (64.0 * 112.0 * 112.0 + 64.0 * 56.0 * 56.0);
+    let ms = pool["ms_median"].as_f64().unwrap();
+    let gbs = pool["gbytes_per_s"].as_f64().unwrap();
+    assert!(
+        (gbs - bytes / (ms * 1e-3) / 1e9).abs() <= 1e-9 * gbs,
+        "{pool}"
+    );
 
     let out = convkit(&[
         "bench",
@@ -147,6 +155,26 @@ fn bench_writes_an_svg_chart() {
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("lenet_c1_b1"));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bandwidth_reports_copy_rates_as_json_lines() {
+    let out = convkit(&["bench", "--bandwidth", "--json", "--min-time", "0.01"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for case in ["copy_4MiB", "copy_256MiB"] {
+        let row = rows.iter().find(|r| r["case"] == case).expect(case);
+        assert!(row["gbytes_per_s"].as_f64().unwrap() > 0.0, "{row}");
+        assert_eq!(row["threads"], 1);
+    }
 }
 
 #[test]

@@ -31,6 +31,15 @@ impl Case {
         }
     }
 
+    /// Bytes a pooling call must move at least: its input read once and its output written
+    /// once (`4 · (input + output elements)`); `None` for convolutions (compute-bound).
+    pub fn bytes(&self) -> Option<f64> {
+        match &self.kind {
+            CaseKind::Conv(_) => None,
+            CaseKind::Pool(d) => Some(4.0 * (d.input_len() + d.output_len()) as f64),
+        }
+    }
+
     /// True for pooling cases (reported in Gelem/s).
     pub fn is_pool(&self) -> bool {
         matches!(self.kind, CaseKind::Pool(_))
@@ -180,6 +189,13 @@ mod tests {
         for (case, (name, work)) in cases.iter().zip(want) {
             assert_eq!(case.name, *name);
             assert_eq!(case.work(), *work, "{name}");
+            if let CaseKind::Pool(d) = case.kind {
+                // Input read once plus output written once.
+                let input = (d.batch() * d.channels() * d.input_height() * d.input_width()) as f64;
+                assert_eq!(case.bytes(), Some(4.0 * (input + work)), "{name}");
+            } else {
+                assert_eq!(case.bytes(), None, "{name}");
+            }
             if let CaseKind::Conv(d) = case.kind {
                 let direct = 2.0
                     * (d.batch()

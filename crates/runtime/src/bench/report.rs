@@ -43,6 +43,9 @@ pub struct BenchResult {
     /// GFLOP/s over the FMA peak measured in the same run for the same thread count
     /// (convolutions only).
     pub peak_fraction: Option<f64>,
+    /// Bytes moved per second (pooling: input read once + output written once, per median
+    /// call), in GB/s, to compare with the copy bandwidth of `convkit bench --bandwidth`.
+    pub gbytes_per_s: Option<f64>,
     /// Repetitions in the median.
     pub reps: usize,
     /// Why the case did not run (a forced algorithm that cannot run it).
@@ -79,9 +82,19 @@ impl BenchResult {
             ms_median: Some(median_s * 1e3),
             rate: Some(rate),
             peak_fraction,
+            gbytes_per_s: None,
             reps,
             skipped: None,
         }
+    }
+
+    /// Records the bytes one call moves (see [`super::Case::bytes`]): sets `gbytes_per_s`
+    /// from the median time. Nothing for skipped rows or `None`.
+    pub fn with_bytes(mut self, bytes: Option<f64>) -> BenchResult {
+        if let (Some(b), Some(ms)) = (bytes, self.ms_median) {
+            self.gbytes_per_s = Some(b / (ms * 1e-3) / 1e9);
+        }
+        self
     }
 
     /// A case the requested algorithm cannot run.
@@ -105,6 +118,7 @@ impl BenchResult {
                 None
             },
             peak_fraction: None,
+            gbytes_per_s: None,
             reps: 0,
             skipped: Some(why),
         }
@@ -122,6 +136,7 @@ impl BenchResult {
             ms_median: None,
             rate: Some(Rate::Gflops(peak.gflops)),
             peak_fraction: Some(1.0),
+            gbytes_per_s: None,
             reps: 0,
             skipped: None,
         }
@@ -138,8 +153,8 @@ impl BenchResult {
     }
 
     /// The JSON object: `case`, `algorithm`, `threads`, `ms_median`, `gflops` (pooling:
-    /// `gelem_per_s`), `peak_fraction`, then `requested`, `level`, `reps` and, for skipped
-    /// cases, `skipped` (the measured fields are then `null`).
+    /// `gelem_per_s`), `peak_fraction`, pooling rows `gbytes_per_s`, then `requested`,
+    /// `level`, `reps` and, for skipped cases, `skipped` (the measured fields are then `null`).
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("case".into(), json!(self.case));
@@ -153,6 +168,9 @@ impl BenchResult {
         };
         m.insert(rate_key.into(), json!(self.value()));
         m.insert("peak_fraction".into(), json!(self.peak_fraction));
+        if self.is_pool() {
+            m.insert("gbytes_per_s".into(), json!(self.gbytes_per_s));
+        }
         m.insert("requested".into(), json!(self.requested));
         m.insert("level".into(), json!(self.level));
         m.insert("reps".into(), json!(self.reps));
@@ -182,6 +200,7 @@ impl BenchResult {
             ms_median: num("ms_median"),
             rate,
             peak_fraction: num("peak_fraction"),
+            gbytes_per_s: num("gbytes_per_s"),
             reps: v.get("reps").and_then(Value::as_u64).unwrap_or(0) as usize,
             skipped: text("skipped"),
         })
@@ -204,8 +223,8 @@ impl BenchResult {
 /// ratio to it when `peers` is given, followed by the peaks of `fma_peak` rows.
 pub fn markdown(results: &[BenchResult], peers: Option<&Peers>) -> String {
     let mut out = String::from(
-        "| case | threads | algorithm | ms median | GFLOP/s | % of peak | best peer | ratio |\n\
-         |---|---:|---|---:|---:|---:|---|---:|\n",
+        "| case | threads | algorithm | ms median | GFLOP/s | % of peak | GB/s moved | best peer | ratio |\n\
+         |---|---:|---|---:|---:|---:|---:|---|---:|\n",
     );
     let mut peaks = Vec::new();
     for r in results {
@@ -233,6 +252,7 @@ pub fn markdown(results: &[BenchResult], peers: Option<&Peers>) -> String {
         let pf = r
             .peak_fraction
             .map_or(String::new(), |f| format!("{:.1}%", 100.0 * f));
+        let gbs = r.gbytes_per_s.map_or(String::new(), |g| format!("{g:.1}"));
         let (peer, ratio) = match (peers.and_then(|p| p.best(&r.case, r.threads)), r.value()) {
             (Some(p), Some(v)) => (
                 format!("{} {:.2}", p.peer, p.gflops),
@@ -243,8 +263,8 @@ pub fn markdown(results: &[BenchResult], peers: Option<&Peers>) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.case, r.threads, algo, ms, rate, pf, peer, ratio
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.case, r.threads, algo, ms, rate, pf, gbs, peer, ratio
         );
     }
     if !peaks.is_empty() {
@@ -267,8 +287,8 @@ pub fn markdown(results: &[BenchResult], peers: Option<&Peers>) -> String {
 pub fn table(results: &[BenchResult], peers: Option<&Peers>) -> String {
     let mut out = String::new();
     let mut header = format!(
-        "{:<26} {:<20} {:<8} {:>3} {:>11} {:>9} {:<7} {:>7}",
-        "case", "algorithm", "level", "thr", "ms median", "rate", "unit", "% peak"
+        "{:<26} {:<20} {:<8} {:>3} {:>11} {:>9} {:<7} {:>7} {:>6}",
+        "case", "algorithm", "level", "thr", "ms median", "rate", "unit", "% peak", "GB/s"
     );
     if peers.is_some() {
         let _ = write!(
@@ -294,7 +314,7 @@ pub fn table(results: &[BenchResult], peers: Option<&Peers>) -> String {
                 r.case, algo, r.level, r.threads
             ),
             (None, ms, Some(v)) => format!(
-                "{:<26} {:<20} {:<8} {:>3} {:>11} {:>9.2} {:<7} {:>7}",
+                "{:<26} {:<20} {:<8} {:>3} {:>11} {:>9.2} {:<7} {:>7} {:>6}",
                 r.case,
                 algo,
                 r.level,
@@ -304,6 +324,8 @@ pub fn table(results: &[BenchResult], peers: Option<&Peers>) -> String {
                 unit,
                 r.peak_fraction
                     .map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f)),
+                r.gbytes_per_s
+                    .map_or("-".to_string(), |g| format!("{g:.1}")),
             ),
             _ => format!("{:<26} {:<20}", r.case, algo),
         };
@@ -344,7 +366,8 @@ mod tests {
                 false,
                 Some(&peak),
             ),
-            BenchResult::measured("p", "pool", "auto", "avx512", 1, 0.001, 10, 2e6, true, None),
+            BenchResult::measured("p", "pool", "auto", "avx512", 1, 0.001, 10, 2e6, true, None)
+                .with_bytes(Some(3e7)),
             BenchResult::skipped("c", "winograd-2x2", 1, false, "stride 2".into()),
         ]
     }
@@ -371,6 +394,9 @@ mod tests {
         let pool = sample()[2].to_json();
         assert_eq!(pool["gelem_per_s"].as_f64(), Some(2.0));
         assert!(pool["peak_fraction"].is_null());
+        // 3e7 bytes in a 1 ms median.
+        assert!((pool["gbytes_per_s"].as_f64().unwrap() - 30.0).abs() < 1e-9);
+        assert!(conv.get("gbytes_per_s").is_none());
         let skipped = sample()[3].to_json();
         assert!(skipped["gflops"].is_null() && skipped["skipped"].is_string());
     }

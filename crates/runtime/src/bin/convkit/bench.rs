@@ -2,12 +2,13 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use convkit_kernels::{simd, Algorithm, Error, Level};
+use convkit_runtime::bench::bandwidth::COPY_SIZES;
 use convkit_runtime::bench::cases::{find_case, public_case_names};
 use convkit_runtime::bench::peers::Peers;
 use convkit_runtime::bench::report::{markdown, table, BenchResult};
 use convkit_runtime::bench::{
-    chart, measure, measure_peak, parse_shape, public_cases, Case, CaseKind, Peak, TimingOptions,
-    Workload,
+    chart, measure, measure_copy, measure_peak, parse_shape, public_cases, Case, CaseKind, Peak,
+    TimingOptions, Workload,
 };
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -38,6 +39,11 @@ pub struct BenchArgs {
     /// the start of a run, for `peak_fraction`.
     #[arg(long)]
     peak: bool,
+    /// Also measure this machine's memory bandwidth (copy of a 4 MiB and a 256 MiB buffer at
+    /// each --threads count, read + write bytes); alone: only the bandwidth. Pooling rows
+    /// always report the bytes they move per second (`gbytes_per_s`) to compare with it.
+    #[arg(long)]
+    bandwidth: bool,
     /// Write an SVG bar chart of the results to FILE.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
@@ -120,7 +126,7 @@ fn selected_cases(args: &BenchArgs) -> Result<Vec<Case>> {
             kind: CaseKind::Conv(desc),
         });
     }
-    if cases.is_empty() && !args.peak {
+    if cases.is_empty() && !args.peak && !args.bandwidth {
         cases = public_cases();
     }
     Ok(cases)
@@ -167,6 +173,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         {
             let v: serde_json::Value = serde_json::from_str(line)
                 .with_context(|| format!("{} line {}", path.display(), i + 1))?;
+            // Copy-bandwidth lines of --bandwidth are not result rows.
+            if v.get("bytes").is_some() && v.get("algorithm").is_none() {
+                continue;
+            }
             let row = BenchResult::from_json(&v).ok_or_else(|| {
                 anyhow!(
                     "{} line {}: not a convkit bench result",
@@ -218,6 +228,25 @@ pub fn run(args: BenchArgs) -> Result<()> {
         peaks.push(p);
         results.push(row);
     }
+    if args.bandwidth {
+        let budget = Duration::from_secs_f64(args.min_time.clamp(0.2, 1.0));
+        for &t in &threads {
+            for bytes in COPY_SIZES {
+                let b = measure_copy(bytes, t, budget);
+                if args.json {
+                    writeln!(out, "{}", b.to_json())?;
+                } else {
+                    writeln!(
+                        out,
+                        "Copy bandwidth ({} MiB, {t} thread{}): {:.1} GB/s (read + write)",
+                        bytes >> 20,
+                        if t == 1 { "" } else { "s" },
+                        b.gbytes_per_s
+                    )?;
+                }
+            }
+        }
+    }
     if cases.is_empty() {
         return Ok(());
     }
@@ -265,6 +294,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                             case.is_pool(),
                             peak,
                         )
+                        .with_bytes(case.bytes())
                     }
                 };
                 if args.json {
