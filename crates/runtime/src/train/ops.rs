@@ -36,8 +36,27 @@ pub(crate) fn activation_backward(act: Activation, output: &[f32], grad: &mut [f
     }
 }
 
-/// Visits every (input index, weight index, output index) triple of a convolution.
-fn for_each_tap(d: &Conv2d, mut f: impl FnMut(usize, usize, usize)) {
+/// The output columns `x` whose input column `x·stride + offset − pad` lies in `0..w`.
+fn valid_cols(q: usize, w: usize, stride: usize, offset: usize, pad: usize) -> (usize, usize) {
+    // ix = x·stride + offset − pad ≥ 0  ⇔  x ≥ ceil((pad − offset) / stride)
+    let x0 = if pad > offset {
+        (pad - offset).div_ceil(stride)
+    } else {
+        0
+    };
+    // ix ≤ w − 1  ⇔  x ≤ (w − 1 + pad − offset) / stride
+    let x1 = if w + pad > offset {
+        ((w - 1 + pad - offset) / stride + 1).min(q)
+    } else {
+        0
+    };
+    (x0, x1.max(x0))
+}
+
+/// Visits, for every (batch item, output channel, input channel of its group, kernel tap,
+/// output row), the output row's valid column range and the matching input row:
+/// `f(input row start, input column of x0, output row start, x0, x1, weight index)`.
+fn for_each_row(d: &Conv2d, mut f: impl FnMut(usize, usize, usize, usize, usize, usize)) {
     let (n, c, h, w) = (
         d.batch(),
         d.in_channels(),
@@ -46,39 +65,54 @@ fn for_each_tap(d: &Conv2d, mut f: impl FnMut(usize, usize, usize)) {
     );
     let (k, p, q) = (d.out_channels(), d.output_height(), d.output_width());
     let (r, s) = (d.kernel_height(), d.kernel_width());
-    let cg = d.in_channels_per_group();
-    let kg = d.out_channels_per_group();
+    let (cg, kg) = (d.in_channels_per_group(), d.out_channels_per_group());
+    let (sh, sw) = (d.stride_height(), d.stride_width());
+    let (dh, dw) = (d.dilation_height(), d.dilation_width());
     let pad = d.padding();
     for b in 0..n {
         for ko in 0..k {
             let g = ko / kg;
             for ci in 0..cg {
-                let cin = g * cg + ci;
-                for y in 0..p {
-                    for x in 0..q {
-                        let o = ((b * k + ko) * p + y) * q + x;
-                        for ry in 0..r {
-                            let iy = (y * d.stride_height() + ry * d.dilation_height())
-                                .wrapping_sub(pad.top);
+                let plane = (b * c + g * cg + ci) * h;
+                for ry in 0..r {
+                    for sx in 0..s {
+                        let wi = ((ko * cg + ci) * r + ry) * s + sx;
+                        let (x0, x1) = valid_cols(q, w, sw, sx * dw, pad.left);
+                        if x0 >= x1 {
+                            continue;
+                        }
+                        let ix0 = x0 * sw + sx * dw - pad.left;
+                        for y in 0..p {
+                            let iy = (y * sh + ry * dh).wrapping_sub(pad.top);
                             if iy >= h {
                                 continue;
                             }
-                            for sx in 0..s {
-                                let ix = (x * d.stride_width() + sx * d.dilation_width())
-                                    .wrapping_sub(pad.left);
-                                if ix >= w {
-                                    continue;
-                                }
-                                let i = ((b * c + cin) * h + iy) * w + ix;
-                                let wi = ((ko * cg + ci) * r + ry) * s + sx;
-                                f(i, wi, o);
-                            }
+                            let o = ((b * k + ko) * p + y) * q;
+                            f((plane + iy) * w, ix0, o, x0, x1, wi);
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// `Σ a[i]·b[i]` with 8 partial sums (so the loop vectorizes).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Gradient w.r.t. the input (overwritten).
@@ -89,7 +123,21 @@ pub(crate) fn conv_backward_data(
     grad_input: &mut [f32],
 ) {
     grad_input.fill(0.0);
-    for_each_tap(d, |i, wi, o| grad_input[i] += weights[wi] * grad_output[o]);
+    let sw = d.stride_width();
+    for_each_row(d, |irow, ix0, orow, x0, x1, wi| {
+        let wv = weights[wi];
+        let g = &grad_output[orow + x0..orow + x1];
+        let start = irow + ix0;
+        if sw == 1 {
+            for (a, &gv) in grad_input[start..start + g.len()].iter_mut().zip(g) {
+                *a += wv * gv;
+            }
+        } else {
+            for (j, &gv) in g.iter().enumerate() {
+                grad_input[start + j * sw] += wv * gv;
+            }
+        }
+    });
 }
 
 /// Gradient w.r.t. the weights and bias (overwritten).
@@ -101,7 +149,19 @@ pub(crate) fn conv_backward_weights(
     grad_bias: Option<&mut [f32]>,
 ) {
     grad_weights.fill(0.0);
-    for_each_tap(d, |i, wi, o| grad_weights[wi] += input[i] * grad_output[o]);
+    let sw = d.stride_width();
+    for_each_row(d, |irow, ix0, orow, x0, x1, wi| {
+        let g = &grad_output[orow + x0..orow + x1];
+        let start = irow + ix0;
+        grad_weights[wi] += if sw == 1 {
+            dot(g, &input[start..start + g.len()])
+        } else {
+            g.iter()
+                .enumerate()
+                .map(|(j, &gv)| gv * input[start + j * sw])
+                .sum()
+        };
+    });
     if let Some(gb) = grad_bias {
         let plane = d.output_height() * d.output_width();
         gb.fill(0.0);
