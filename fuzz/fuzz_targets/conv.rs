@@ -19,8 +19,7 @@
 use arbitrary::Arbitrary;
 use convkit_kernels::simd::supported_levels;
 use convkit_kernels::{
-    reference, Activation, Algorithm, Conv2d, Conv2dPlan, ConvOptions, Error, OutputPiece,
-    Padding,
+    reference, Activation, Algorithm, Conv2d, Conv2dPlan, ConvOptions, Error, OutputPiece, Padding,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -190,7 +189,10 @@ fn run(c: Case) {
         plan.run_piece(p, &x, &w, bias, &mut scratch).unwrap();
     }
     let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
-    assert!(same(&y, &parts), "{algorithm} at {level}: split at {mid} differs");
+    assert!(
+        same(&y, &parts),
+        "{algorithm} at {level}: split at {mid} differs"
+    );
 
     // Prepared weights.
     let mut prepared = vec![f32::NAN; plan.prepared_weights_len()];
@@ -200,7 +202,10 @@ fn run(c: Case) {
     let mut scratch = vec![f32::NAN; plan.prepared_scratch_len()];
     plan.run_prepared(&x, prepared, bias, &mut y2, &mut scratch)
         .unwrap();
-    assert!(same(&y, &y2), "{algorithm} at {level}: run_prepared differs");
+    assert!(
+        same(&y, &y2),
+        "{algorithm} at {level}: run_prepared differs"
+    );
 
     if specials {
         return;

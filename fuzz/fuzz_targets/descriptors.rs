@@ -72,8 +72,14 @@ fn pick_activation(v: u8) -> Activation {
         1 => Activation::Relu,
         2 => Activation::Sigmoid,
         3 => Activation::Tanh,
-        4 => Activation::Clamp { min: -1.0, max: 1.0 },
-        _ => Activation::Clamp { min: 1.0, max: -1.0 },
+        4 => Activation::Clamp {
+            min: -1.0,
+            max: 1.0,
+        },
+        _ => Activation::Clamp {
+            min: 1.0,
+            max: -1.0,
+        },
     }
 }
 
@@ -127,7 +133,9 @@ fn conv(c: ConvCase) {
     // Prepared weights: a wrong length is an error, never a panic.
     let mut prepared = vec![0.0f32; skewed(plan.prepared_weights_len(), c.length_skew.3)];
     let ok = plan.prepare_weights(&weights, &mut prepared).is_ok();
-    assert_eq!(ok, c.length_skew.1 == 0 && c.length_skew.3 == 0);
+    let right =
+        weights.len() == desc.weights_len() && prepared.len() == plan.prepared_weights_len();
+    assert_eq!(ok, right, "prepared lengths were right: {right}");
     if ok && plan.activation() == Activation::Identity {
         let mut want = vec![0.0f32; desc.output_len()];
         reference::conv2d(&desc, &input, &weights, Some(&bias), &mut want).unwrap();
@@ -147,7 +155,11 @@ fn conv(c: ConvCase) {
 }
 
 fn pool(c: PoolCase) {
-    let kind = if c.max { PoolKind::Max } else { PoolKind::Average };
+    let kind = if c.max {
+        PoolKind::Max
+    } else {
+        PoolKind::Average
+    };
     let mut b = Pool2d::builder(kind)
         .batch(dim(c.batch, false))
         .channels(dim(c.channels, false))

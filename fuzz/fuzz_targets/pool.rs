@@ -91,7 +91,10 @@ fn run(c: Case) {
         .input_size(h, w)
         .window(1 + (c.window.0 % 5) as usize, 1 + (c.window.1 % 5) as usize)
         .stride(1 + (c.stride.0 % 4) as usize, 1 + (c.stride.1 % 4) as usize)
-        .dilation(1 + (c.dilation.0 % 3) as usize, 1 + (c.dilation.1 % 3) as usize)
+        .dilation(
+            1 + (c.dilation.0 % 3) as usize,
+            1 + (c.dilation.1 % 3) as usize,
+        )
         .padding(Padding::new(pad[0], pad[1], pad[2], pad[3]))
         .ceil_mode(c.ceil)
         .count_include_pad(c.include_pad);
@@ -152,7 +155,10 @@ fn run(c: Case) {
                 || (g.is_nan() && r.is_nan())
                 || (g as f64 == e)
                 || (r.is_nan() && matches!(act, Activation::Relu | Activation::Clamp { .. }));
-            assert!(ok, "{level} {desc:?} {act:?} out {i}: got {g} want {e} (pool {r})");
+            assert!(
+                ok,
+                "{level} {desc:?} {act:?} out {i}: got {g} want {e} (pool {r})"
+            );
         }
     }
 
@@ -164,7 +170,9 @@ fn run(c: Case) {
     plan.run_piece(second, &x).unwrap();
     plan.run_piece(first, &x).unwrap();
     assert!(
-        y.iter().zip(&parts).all(|(a, b)| a.to_bits() == b.to_bits()),
+        y.iter()
+            .zip(&parts)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
         "{level} {desc:?}: split at {mid} differs"
     );
 
