@@ -178,7 +178,13 @@ impl Sequential {
             let fuses = matches!(kind, Some(StepKind::Conv(_)) | Some(StepKind::Pool(_)))
                 && fused.is_some();
             if let Some(StepKind::Conv(p)) = &kind {
-                max_scratch = max_scratch.max(p.prepared_scratch_len());
+                // Conv layers run on their cached prepared weights; linear layers on the raw
+                // `out×in` weights (see `run_steps`).
+                let len = match layer {
+                    Layer::Linear(_) => p.scratch_len(),
+                    _ => p.prepared_scratch_len(),
+                };
+                max_scratch = max_scratch.max(len);
             }
             if let Some(kind) = kind {
                 steps.push(Step {
@@ -308,15 +314,24 @@ fn run_steps(
         let ctx = |e| Error::kernel(format!("layer {} ({})", step.layer, layer.name()), e);
         match &step.kind {
             StepKind::Conv(plan) => {
-                let (weights, bias) = match layer {
-                    Layer::Conv2d(l) => (l.planned_weights(), l.bias()),
-                    Layer::Linear(l) => (l.weights(), l.bias()),
-                    _ => unreachable!("conv steps come from conv and linear layers"),
-                };
                 let (src, dst) = src_dst(&mut planned.buffers, input, at, step.in_len);
-                threads
-                    .conv2d_prepared(plan, src, weights, bias, &mut dst[..step.out_len], scratch)
-                    .map_err(ctx)?;
+                let dst = &mut dst[..step.out_len];
+                match layer {
+                    Layer::Conv2d(l) => threads.conv2d_prepared(
+                        plan,
+                        src,
+                        l.planned_weights(),
+                        l.bias(),
+                        dst,
+                        scratch,
+                    ),
+                    // Linear layers keep no prepared copy: the plan packs the raw weights.
+                    Layer::Linear(l) => {
+                        threads.conv2d(plan, src, l.weights(), l.bias(), dst, scratch)
+                    }
+                    _ => unreachable!("conv steps come from conv and linear layers"),
+                }
+                .map_err(ctx)?;
                 at = Loc::Buffer(other(at));
             }
             StepKind::Pool(plan) => {
