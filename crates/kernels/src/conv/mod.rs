@@ -162,7 +162,10 @@ impl Conv2dPlan {
         // One match decides both the work split and the scratch: they cannot drift apart.
         let (rows_per_unit, scratch_len) = match algorithm {
             Algorithm::Auto | Algorithm::Reference => (1, 0),
-            Algorithm::Im2colGemm => im2col::gemm_layout(desc, level)?,
+            Algorithm::Im2colGemm => {
+                let l = im2col::gemm_layout(desc, level)?;
+                (l.rows_per_unit, l.scratch_len)
+            }
             #[cfg(feature = "std")]
             Algorithm::Im2colMatrixMultiply => im2col::matrixmultiply_layout(desc, level)?,
             Algorithm::Direct => direct::decide(desc, level)?,

@@ -114,18 +114,23 @@ pub(crate) unsafe fn kernel<V: F32Vector, const MR: usize, const NV: usize>(
             b = b.add(ldb);
             k += 1;
         }
-        store::<V, MR, NV>(&acc, out);
+        store::<V, MR, NV>(acc, out);
     }
 }
 
 /// The epilogue of [`kernel`]: `C (+)= acc`, then on the last depth block `+ bias` and the
 /// activation, stored for the valid `rows × cols` only.
 ///
+/// The accumulators come by value and every loop runs over the constant `MR`/`NV` with the
+/// bounds as conditions, not `break`s: an early exit made LLVM keep the accumulator array in
+/// memory and store all twelve registers to the stack after every FMA of the depth loop
+/// (measured: 19 vs 58 GFLOP/s on `resnet_1x1_256_64`).
+///
 /// # Safety
 /// As for [`kernel`].
 #[inline(always)]
 unsafe fn store<V: F32Vector, const MR: usize, const NV: usize>(
-    acc: &[[V; NV]; MR],
+    acc: [[V; NV]; MR],
     out: &PackedOut,
 ) {
     // SAFETY: (whole body) rows `< out.rows`, columns `< out.cols` of C and the bias ranges
@@ -146,46 +151,40 @@ unsafe fn store<V: F32Vector, const MR: usize, const NV: usize>(
                 }
             }
         }
-        for (r, acc_row) in acc.iter().enumerate() {
-            if r >= out.rows {
-                break;
-            }
-            let c = out.c.add(r * out.ldc);
-            let row_bias = match out.bias {
-                TileBias::Rows(p) if out.finish => Some(V::splat(*p.add(r))),
-                _ => None,
-            };
-            for (j, &x) in acc_row.iter().enumerate() {
-                let p = c.add(j * V::LANES);
-                let full = j < full_vectors;
-                if !full && (j > full_vectors || tail == 0) {
-                    break;
-                }
-                let mut x = x;
-                if out.accumulate {
-                    let old = if full {
-                        V::load(p)
-                    } else {
-                        V::load_partial(p, tail)
-                    };
-                    x = old.add(x);
-                }
-                if out.finish {
-                    match out.bias {
-                        TileBias::None => {}
-                        TileBias::Rows(_) => {
-                            if let Some(bv) = row_bias {
-                                x = x.add(bv);
-                            }
+        for (r, acc_row) in acc.into_iter().enumerate() {
+            if r < out.rows {
+                let c = out.c.add(r * out.ldc);
+                let row_bias = match out.bias {
+                    TileBias::Rows(p) if out.finish => V::splat(*p.add(r)),
+                    _ => V::zero(),
+                };
+                for (j, (x, cb)) in acc_row.into_iter().zip(col_bias).enumerate() {
+                    let p = c.add(j * V::LANES);
+                    let full = j < full_vectors;
+                    if full || (j == full_vectors && tail != 0) {
+                        let mut x = x;
+                        if out.accumulate {
+                            let old = if full {
+                                V::load(p)
+                            } else {
+                                V::load_partial(p, tail)
+                            };
+                            x = old.add(x);
                         }
-                        TileBias::Columns(_) => x = x.add(col_bias[j]),
+                        if out.finish {
+                            match out.bias {
+                                TileBias::None => {}
+                                TileBias::Rows(_) => x = x.add(row_bias),
+                                TileBias::Columns(_) => x = x.add(cb),
+                            }
+                            x = activate::<V>(x, out.activation);
+                        }
+                        if full {
+                            x.store(p);
+                        } else {
+                            x.store_partial(p, tail);
+                        }
                     }
-                    x = activate::<V>(x, out.activation);
-                }
-                if full {
-                    x.store(p);
-                } else {
-                    x.store_partial(p, tail);
                 }
             }
         }

@@ -11,6 +11,7 @@
 mod detect;
 mod peak;
 mod portable;
+mod prefetch;
 mod vector;
 
 #[cfg(target_arch = "aarch64")]
@@ -23,6 +24,7 @@ mod x86_avx512;
 mod x86_sse2;
 
 pub use peak::{fma_peak_flops, CHAINS as FMA_PEAK_CHAINS};
+pub(crate) use prefetch::prefetch_range;
 pub(crate) use vector::F32Vector;
 
 #[cfg(target_arch = "aarch64")]

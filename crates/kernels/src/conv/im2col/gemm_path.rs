@@ -3,8 +3,8 @@
 //! weights), the packed micro-kernel of [`crate::gemm`] with the bias and activation fused
 //! into the last store.
 
-use super::pack_b::{pack_b, BBlock};
-use super::{depth, padded_rows, prepared_offset, reads_input_directly};
+use super::pack_b::{pack_b, BBlock, PANEL_SKEW};
+use super::{depth, padded_rows, prepared_offset};
 use crate::conv::Conv2dPlan;
 use crate::gemm::f32_gemm_packed::{kernel, PackedOut, TileBias};
 use crate::gemm::pack::{pack_a, Strided};
@@ -65,11 +65,16 @@ impl SimdKernel for GemmRun<'_, '_> {
 }
 
 /// The blocked loops over one piece: units → groups → pixel blocks (`nc`) → depth blocks
-/// (`kc`, pack `B`) → row panels of `A` (`mr`) → column panels of `B` (`nr`) → micro-kernel.
+/// (`kc`: pack `B`, and with raw weights pack every `A` row panel of the block) → column
+/// panels of `B` (`nr`) → row panels of `A` (`mr`) → micro-kernel.
 ///
-/// Row panels outside, column panels inside: the `kc×mr` panel of `A` (6 KiB on AVX2) stays
-/// in L1 while the unit's packed `B` block (at most `kc×nc` = 384 KiB) streams from L2; with
-/// raw weights each `A` panel is packed once per (unit, depth block) just before its tiles.
+/// Column panels outside, row panels inside (BLIS's order): one packed `kc×nr` panel of `B`
+/// (16 KiB on AVX2) stays in L1 while the `A` panels of the block (`mgr×kc`, at most a few
+/// hundred KiB) stream from L2 — 24 bytes of `A` per depth step instead of the 64 bytes of
+/// `B` the opposite order streams. `B` is always packed, 1×1 convolutions included: read in
+/// place, a 16-pixel panel touches one line in each of `kc` channel planes (`H·W` floats
+/// apart), which the prefetchers and the TLB handle badly (measured: 39 vs 58 GFLOP/s on
+/// `resnet_1x1_256_64`, `docs/gemm.md`).
 ///
 /// Every unit is computed the same way whichever piece it is in (blocks start at the unit's
 /// first pixel, depth blocks at 0), and raw or prepared weights give the same packed panels,
@@ -98,20 +103,18 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
     let q = d.output_width();
     let kd = depth(d);
     let kc = bl.kc.min(kd);
-    let direct = reads_input_directly(d);
     // The plan sized the scratch for its level; a dispatch fallback to another level (which
     // the plan's level check rules out) must not overrun it.
-    let (Ok((_, need)), Ok(mgr)) = (super::gemm_layout(d, V::LEVEL), padded_rows(d, V::LEVEL))
-    else {
+    let (Ok(layout), Ok(mgr)) = (super::gemm_layout(d, V::LEVEL), padded_rows(d, V::LEVEL)) else {
         return;
     };
-    if scratch.len() < need || g.rows_per_unit == 0 || bl.mr != MR || bl.nr() != nr {
+    if scratch.len() < layout.scratch_len || g.rows_per_unit == 0 || bl.mr != MR || bl.nr() != nr {
         return;
     }
     if prepared && weights.len() < groups * mgr * kd {
         return;
     }
-    let (sb, sa) = scratch[..need].split_at_mut(need - kc * MR);
+    let (sb, sa) = scratch[..layout.scratch_len].split_at_mut(layout.b_len);
     let activation = plan.activation();
 
     for u in piece.units() {
@@ -128,87 +131,71 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
             while nb < npx {
                 let ncb = bl.nc.min(npx - nb);
                 let panels = ncb.div_ceil(nr);
-                let tail = ncb % nr;
                 let mut kb = 0;
                 while kb < kd {
                     let kcb = kc.min(kd - kb);
-                    if direct {
-                        if tail != 0 {
-                            // The last, partial panel is copied so no vector reads past the
-                            // image; full panels are read in place.
-                            let src0 = kb * hw + pixel0 + nb + (panels - 1) * nr;
-                            for kk in 0..kcb {
-                                sb[kk * nr..][..tail]
-                                    .copy_from_slice(&image[src0 + kk * hw..][..tail]);
-                            }
-                        }
+                    let block = BBlock {
+                        k0: kb,
+                        kc: kcb,
+                        pixel0: pixel0 + nb,
+                        nc: ncb,
+                        nr,
+                    };
+                    pack_b(d, image, &block, sb);
+                    let a_block: &[f32] = if prepared {
+                        &weights[prepared_offset(mgr, kd, grp, kb)..][..mgr * kcb]
                     } else {
-                        let block = BBlock {
-                            k0: kb,
-                            kc: kcb,
-                            pixel0: pixel0 + nb,
-                            nc: ncb,
-                            nr,
-                        };
-                        pack_b(d, image, &block, sb);
-                    }
+                        pack_a(
+                            Strided {
+                                data: &weights[grp * mg * kd + kb..],
+                                rs: kd,
+                                cs: 1,
+                                rows: mg,
+                                cols: kcb,
+                            },
+                            MR,
+                            sa,
+                        );
+                        &sa[..mgr * kcb]
+                    };
                     let accumulate = kb > 0;
                     let finish = kb + kcb == kd;
-                    let mut m0 = 0;
-                    while m0 < mg {
-                        let rows = MR.min(mg - m0);
-                        let a_panel: &[f32] = if prepared {
-                            let at = prepared_offset(mgr, kd, grp, kb) + (m0 / MR) * kcb * MR;
-                            &weights[at..][..kcb * MR]
-                        } else {
-                            pack_a(
-                                Strided {
-                                    data: &weights[(grp * mg + m0) * kd + kb..],
-                                    rs: kd,
-                                    cs: 1,
-                                    rows,
-                                    cols: kcb,
-                                },
-                                MR,
-                                sa,
-                            );
-                            &sa[..kcb * MR]
-                        };
-                        let tile_bias = match bias_g {
-                            Some(b) => TileBias::Rows(b[m0..].as_ptr()),
-                            None => TileBias::None,
-                        };
-                        for jr in 0..panels {
-                            let cols = nr.min(ncb - jr * nr);
-                            let (b, ldb) = if !direct {
-                                (sb[jr * kcb * nr..].as_ptr(), nr)
-                            } else if cols < nr {
-                                (sb.as_ptr(), nr)
-                            } else {
-                                (image[kb * hw + pixel0 + nb + jr * nr..].as_ptr(), hw)
-                            };
+                    for jr in 0..panels {
+                        let cols = nr.min(ncb - jr * nr);
+                        let b_panel = &sb[jr * (kcb * nr + PANEL_SKEW)..][..kcb * nr];
+                        let mut m0 = 0;
+                        while m0 < mg {
+                            let a_panel = &a_block[(m0 / MR) * kcb * MR..][..kcb * MR];
                             let out = PackedOut {
                                 // SAFETY: channel grp·mg + m0 < K and column nb + jr·nr < npx
                                 // lie inside unit u, which `piece` owns.
                                 c: unsafe { c_unit.add((grp * mg + m0) * c_stride + nb + jr * nr) },
                                 ldc: c_stride,
-                                rows,
+                                rows: MR.min(mg - m0),
                                 cols,
                                 accumulate,
                                 finish,
-                                bias: tile_bias,
+                                bias: match bias_g {
+                                    Some(b) => TileBias::Rows(b[m0..].as_ptr()),
+                                    None => TileBias::None,
+                                },
                                 activation,
                             };
-                            // SAFETY: the A panel holds kcb·MR values; B rows kb..kb+kcb hold
-                            // nr readable columns each (a packed panel of width nr, or in place:
-                            // cols == nr pixels inside the image plane); C rows m0..m0+rows
-                            // (<= mg), columns [0, cols) are inside unit u of this piece;
-                            // bias_g has mg >= m0 + rows entries.
+                            // SAFETY: the A panel holds kcb·MR values and the packed B panel
+                            // kcb·nr (row stride nr); C rows m0..m0+rows (<= mg), columns
+                            // [0, cols) are inside unit u of this piece; bias_g has
+                            // mg >= m0 + rows entries.
                             unsafe {
-                                kernel::<V, MR, NV>(kcb, a_panel.as_ptr(), b, ldb, &out);
+                                kernel::<V, MR, NV>(
+                                    kcb,
+                                    a_panel.as_ptr(),
+                                    b_panel.as_ptr(),
+                                    nr,
+                                    &out,
+                                );
                             }
+                            m0 += MR;
                         }
-                        m0 += MR;
                     }
                     kb += kcb;
                 }

@@ -5,9 +5,8 @@
 //!
 //! Two paths share the work split:
 //! - [`gemm_path`] (`Algorithm::Im2colGemm`): our packed GEMM ([`crate::gemm`]); `B` is packed
-//!   panel by panel straight from the image into caller scratch (implicit im2col), or read
-//!   in place for 1×1 stride-1 unpadded convolutions. Bias and activation are fused into the
-//!   micro-kernel's last store.
+//!   panel by panel straight from the image into caller scratch (implicit im2col; 1×1
+//!   convolutions too). Bias and activation are fused into the micro-kernel's last store.
 //! - `matrixmultiply_path` (`Algorithm::Im2colMatrixMultiply`, `std` only): explicit im2col
 //!   of the unit into scratch, `matrixmultiply::sgemm`, then the SIMD epilogue. The baseline.
 
@@ -35,44 +34,43 @@ fn rows_per_unit(desc: &Conv2d, target_pixels: usize) -> usize {
     p.div_ceil(units).min(target_pixels / q.max(1)).max(1)
 }
 
-/// True when `B` is the input itself: 1×1 kernel, stride 1, no padding (dilation is then
-/// irrelevant), so patch column `n` of channel `c` is input pixel `n` of channel `c`.
-fn reads_input_directly(desc: &Conv2d) -> bool {
-    let pad = desc.padding();
-    desc.kernel_height() == 1
-        && desc.kernel_width() == 1
-        && desc.stride_height() == 1
-        && desc.stride_width() == 1
-        && pad.top == 0
-        && pad.bottom == 0
-        && pad.left == 0
-        && pad.right == 0
-}
-
 /// `Kd = (C/groups)·R·S`, the GEMM depth.
 fn depth(desc: &Conv2d) -> usize {
     // A factor of weights_len, which the descriptor checked for overflow.
     desc.in_channels_per_group() * desc.kernel_height() * desc.kernel_width()
 }
 
-/// `(rows_per_unit, scratch_len)` of [`gemm_path`] at `level`: one packed `kc×nc` block of `B`
-/// (the whole unit if smaller; one `kc×nr` tail panel when `B` is read in place), then one
-/// `kc×mr` panel of `A` (packed per tile row from raw weights; unused with prepared weights).
-pub(super) fn gemm_layout(desc: &Conv2d, level: Level) -> Result<(usize, usize), Error> {
+/// Scratch layout of [`gemm_path`] at one level.
+pub(super) struct GemmLayout {
+    /// Output rows per work unit.
+    pub rows_per_unit: usize,
+    /// Floats of the packed `B` block: `⌈nc/nr⌉` panels of `kc×nr`, each followed by
+    /// [`pack_b::PANEL_SKEW`] unused floats.
+    pub b_len: usize,
+    /// Total scratch: the `B` block, then the packed `A` row panels of one depth block
+    /// (`kc × mgr`; used only with raw weights).
+    pub scratch_len: usize,
+}
+
+/// The [`GemmLayout`] of [`gemm_path`] for `desc` at `level`.
+pub(super) fn gemm_layout(desc: &Conv2d, level: Level) -> Result<GemmLayout, Error> {
     let b = Blocking::for_level(level);
     let rows = rows_per_unit(desc, b.nc);
     let kc = b.kc.min(depth(desc));
     let unit_pixels = mul(rows, desc.output_width(), "im2col unit pixels")?;
-    let nc = if reads_input_directly(desc) {
-        b.nr()
-    } else {
-        b.nc.min(unit_pixels.div_ceil(b.nr()) * b.nr())
-    };
-    let b_len = mul(kc, nc, "im2col scratch")?;
-    Ok((
-        rows,
-        add(b_len, mul(kc, b.mr, "im2col scratch")?, "im2col scratch")?,
-    ))
+    let panels = b.nc.min(unit_pixels).div_ceil(b.nr());
+    let panel = add(
+        mul(kc, b.nr(), "im2col scratch")?,
+        pack_b::PANEL_SKEW,
+        "im2col scratch",
+    )?;
+    let b_len = mul(panels, panel, "im2col scratch")?;
+    let a_len = mul(kc, padded_rows(desc, level)?, "im2col scratch")?;
+    Ok(GemmLayout {
+        rows_per_unit: rows,
+        b_len,
+        scratch_len: add(b_len, a_len, "im2col scratch")?,
+    })
 }
 
 /// Output channels per group rounded up to whole `mr`-row panels.

@@ -1,6 +1,15 @@
 //! Implicit im2col: packs a block of the patch matrix `B` straight from the NCHW image.
 
-use crate::Conv2d;
+use crate::simd::prefetch_range;
+use crate::{Conv2d, Padding};
+
+/// How many input channels ahead of the one being copied [`pack_b`] prefetches.
+const PREFETCH_CHANNELS: usize = 2;
+
+/// Floats between the end of one packed panel and the start of the next (one cache line):
+/// panels `kc·nr` floats apart alias in the L1 sets (16 KiB apart on AVX2), so a pack that
+/// writes one row into every panel in turn would keep evicting its own lines.
+pub(crate) const PANEL_SKEW: usize = 16;
 
 /// Which block of `B` to pack and how.
 pub(crate) struct BBlock {
@@ -24,6 +33,7 @@ pub(crate) struct BBlock {
 ///
 /// Panics only if a slice is shorter than the caller's contract (`dst` at least
 /// `⌈nc/nr⌉·kc·nr`, `image` at least `(C/groups)·H·W`).
+#[inline(always)]
 pub(crate) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f32]) {
     let (h, w) = (desc.input_height(), desc.input_width());
     let (kh, kw) = (desc.kernel_height(), desc.kernel_width());
@@ -33,14 +43,45 @@ pub(crate) fn pack_b(desc: &Conv2d, image: &[f32], block: &BBlock, dst: &mut [f3
     let q = desc.output_width();
     let hw = h * w;
     let nr = block.nr;
-    let panel_len = block.kc * nr;
+    let panel_len = block.kc * nr + PANEL_SKEW;
 
     let (mut c, mut r, mut s) = {
         let rs = block.k0 % (kh * kw);
         (block.k0 / (kh * kw), rs / kw, rs % kw)
     };
     let (p0, q0) = (block.pixel0 / q, block.pixel0 % q);
+    // The input rows the block reads in every channel, `[row_lo, row_hi)` (clamped to the
+    // image): the span to prefetch, `PREFETCH_CHANNELS` channels ahead.
+    let p_last = (block.pixel0 + block.nc.max(1) - 1) / q;
+    let row_lo = (p0 * sh).saturating_sub(pad.top).min(h);
+    let row_hi = (p_last * sh + (kh - 1) * dh + 1)
+        .saturating_sub(pad.top)
+        .min(h);
+    let channels = image.len() / hw.max(1);
+    let prefetch_channel = |ch: usize| {
+        if ch < channels && row_lo < row_hi {
+            prefetch_range(&image[ch * hw + row_lo * w..ch * hw + row_hi * w]);
+        }
+    };
+    for ahead in 0..PREFETCH_CHANNELS {
+        prefetch_channel(c + ahead);
+    }
+    if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad == Padding::uniform(0) {
+        // 1×1, stride 1, unpadded: row k of B is channel k's plane itself, contiguous across
+        // output rows, so each depth row is one run cut into panels.
+        for kk in 0..block.kc {
+            prefetch_channel(block.k0 + kk + PREFETCH_CHANNELS);
+            let src = &image[(block.k0 + kk) * hw + block.pixel0..][..block.nc];
+            for (jr, run) in src.chunks(nr).enumerate() {
+                copy_strided(&mut dst[jr * panel_len + kk * nr..][..run.len()], run, 1);
+            }
+        }
+        return;
+    }
     for kk in 0..block.kc {
+        if r == 0 && s == 0 {
+            prefetch_channel(c + PREFETCH_CHANNELS);
+        }
         let plane = &image[c * hw..][..hw];
         let mut i = 0;
         let (mut p, mut qq) = (p0, q0);
