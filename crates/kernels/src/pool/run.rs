@@ -170,10 +170,16 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
             let start = (n * g.channels + c) * plane_len;
             let plane = &k.input[start..start + plane_len];
             if M == GLOBAL {
-                // SAFETY: forwarded contract; `out` has one element (a 1×1 output).
+                // SAFETY: forwarded contract; `out` has one element (a 1×1 output), and
+                // `store_partial` needs `1 < LANES` (a one-lane level stores the vector).
                 unsafe {
                     let v = V::splat(super::global::global::<V, R>(plane));
-                    activate::<V>(v, plan.activation).store_partial(out.as_mut_ptr(), 1);
+                    let v = activate::<V>(v, plan.activation);
+                    if V::LANES == 1 {
+                        v.store(out.as_mut_ptr());
+                    } else {
+                        v.store_partial(out.as_mut_ptr(), 1);
+                    }
                 }
                 continue;
             }
