@@ -110,7 +110,14 @@ unsafe fn general_row<V: F32Vector, R: super::reduce::Reduce>(
 pub(crate) unsafe fn general<V: F32Vector, R: super::reduce::Reduce>(job: &RowJob, dst: *mut f32) {
     let mut q = 0;
     while q < job.count {
-        let n = (job.count - q).min(V::LANES);
+        let mut n = (job.count - q).min(V::LANES);
+        if n < V::LANES && job.count >= V::LANES {
+            // The last vector overlaps the one before instead of a masked store (a slow
+            // microcoded op on some CPUs): its outputs are interior outputs too, so every
+            // tap read stays in bounds, and the overlapped outputs get the same values again.
+            q = job.count - V::LANES;
+            n = V::LANES;
+        }
         let x = q * job.stride;
         // SAFETY: forwarded; row 0 is peeled so its first tap initialises the accumulator
         // without a run-time test, and `dst[q..q+n]` is writable.
@@ -206,6 +213,15 @@ pub(crate) unsafe fn stride2<V: F32Vector, R: super::reduce::Reduce, const KW: u
             let acc = acc.map(|v| v.deinterleave_order());
             finish::<V, R>(acc, job, dst.add(q), V::LANES);
             q += V::LANES;
+            if q < job.count && q + V::LANES > job.count && job.count >= V::LANES {
+                // The last vector overlaps the one before (full loads and store instead of
+                // masked ones) when its reads still fit in the row; the overlapped outputs
+                // get the same values again.
+                let last = job.count - V::LANES;
+                if 2 * last + reach <= job.avail {
+                    q = last;
+                }
+            }
         }
         while q < job.count {
             let n = (job.count - q).min(V::LANES);

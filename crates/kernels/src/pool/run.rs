@@ -4,11 +4,12 @@
 //! parameters, so the hot loops carry no run-time choice.
 
 use super::edges::{element, element_argmax};
+use super::geometry::AxisPlan;
 use super::reduce::{Max, Reduce, Sum};
 use super::row::{self, RowJob};
 use super::{IndexPiece, Micro, Pool2dPlan};
 use crate::epilogue::{activate, Activation};
-use crate::simd::{dispatch, F32Vector, SimdKernel};
+use crate::simd::{dispatch, prefetch_range, F32Vector, SimdKernel};
 use crate::split::OutputPiece;
 use crate::PoolKind;
 
@@ -143,7 +144,7 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
     let plane_len = h.input * w.input;
     // Rows whose windows lie wholly inside the input (every row of the benchmark cases but
     // the first of 3×3/2 pad 1) share one job but for its source pointer: computed once here,
-    // so such a row costs a pointer update and the micro-kernel call.
+    // and a run of such rows is one call of the micro-kernel's row loop.
     let (lo, hi) = w.interior;
     let fast_rows = if lo < hi { h.interior } else { (0, 0) };
     let x0 = if lo < hi { w.coord(lo, 0) } else { 0 };
@@ -161,13 +162,31 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
         divisor_is_pow2: divisor.is_power_of_two(),
         activation: plan.activation,
     };
+    // The edge columns of those rows, with their tap columns worked out once.
+    let edge_columns = EdgeColumns::new(w, plan.desc.count_include_pad());
+    let span_h = (h.kernel - 1) * h.dilation + 1;
     for u in k.piece.units() {
         let (n, rows) = g.unit(u);
+        // Input rows the unit reads (in every channel), for the prefetch of the next channel.
+        let read_lo = (rows.start * h.stride).saturating_sub(h.pad_before);
+        let read_hi = ((rows.end - 1) * h.stride + span_h)
+            .saturating_sub(h.pad_before)
+            .min(h.input)
+            .max(read_lo);
+        // A unit that reads whole planes streams through the input: nothing to prefetch.
+        let prefetch = M != GLOBAL && read_hi - read_lo < h.input;
+        let fast = rows.start.max(fast_rows.0)..rows.end.min(fast_rows.1).max(rows.start);
         for c in 0..g.channels {
+            let start = (n * g.channels + c) * plane_len;
+            if prefetch && c + 1 < g.channels {
+                // The unit's rows of one channel are a short run of each plane: the hardware
+                // prefetchers see it too late, so ask for the next channel's run now.
+                let next = start + plane_len;
+                prefetch_range(&k.input[next + read_lo * w.input..next + read_hi * w.input]);
+            }
             let Some(out) = k.piece.rows_mut(u, c) else {
                 continue;
             };
-            let start = (n * g.channels + c) * plane_len;
             let plane = &k.input[start..start + plane_len];
             if M == GLOBAL {
                 // SAFETY: forwarded contract; `out` has one element (a 1×1 output), and
@@ -184,25 +203,152 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
                 continue;
             }
             for (r, p) in rows.clone().enumerate() {
-                let row_out = &mut out[r * g.cols..(r + 1) * g.cols];
-                if p >= fast_rows.0 && p < fast_rows.1 {
-                    // SAFETY: forwarded contract.
-                    unsafe { edges::<V, R>(plan, plane, p, row_out) };
-                    let job = RowJob {
-                        // In bounds: the first tap of the first interior output of an
-                        // interior output row.
-                        src: plane[(p * h.stride - h.pad_before) * w.input + x0..].as_ptr(),
-                        ..template
-                    };
-                    // SAFETY: as in `pool_row`: every tap of the outputs lo..hi of this row
-                    // is inside the plane, `row_out[lo..hi]` holds `count` outputs.
-                    unsafe { interior::<V, R, M>(&job, row_out[lo..hi].as_mut_ptr()) };
-                } else {
+                if !fast.contains(&p) {
+                    let row_out = &mut out[r * g.cols..(r + 1) * g.cols];
                     // SAFETY: forwarded contract.
                     unsafe { pool_row::<V, R, M>(plan, plane, p, row_out) };
                 }
             }
+            if fast.is_empty() {
+                continue;
+            }
+            let first = fast.start - rows.start;
+            for (r, p) in fast.clone().enumerate() {
+                let row_out = &mut out[(first + r) * g.cols..(first + r + 1) * g.cols];
+                // SAFETY: forwarded contract.
+                unsafe { fast_edges::<V, R>(plan, &edge_columns, plane, p, row_out) };
+            }
+            let job = RowJob {
+                // In bounds: the first tap of the first interior output of the first row of
+                // the run.
+                src: plane[(fast.start * h.stride - h.pad_before) * w.input + x0..].as_ptr(),
+                ..template
+            };
+            let dst = out[first * g.cols + lo..].as_mut_ptr();
+            // SAFETY: as in `pool_row`, for each row of the run: every tap of the outputs
+            // lo..hi of an interior row is inside the plane, and row `i` of the run starts
+            // `i·stride_h·W` elements after the first; `out` holds the run's rows, so
+            // `dst + i·cols` has `count` writable outputs.
+            unsafe { interior_rows::<V, R, M>(&job, fast.len(), h.stride * w.input, dst, g.cols) };
         }
+    }
+}
+
+/// Most edge columns a row keeps in an [`EdgeColumns`] table (more: the generic path).
+const MAX_EDGE_COLUMNS: usize = 16;
+
+/// The edge columns of a row whose windows are inside the input vertically: for each, its
+/// output column, first tap column, number of taps inside the input and the divisor's
+/// horizontal factor. Computed once per call instead of once per output.
+struct EdgeColumns {
+    len: usize,
+    /// `(q, first input column, taps inside, horizontal divisor factor)`.
+    cols: [(usize, usize, usize, usize); MAX_EDGE_COLUMNS],
+}
+
+impl EdgeColumns {
+    /// `len == usize::MAX` marks a row with too many edge columns for the table.
+    fn new(w: &AxisPlan, count_include_pad: bool) -> EdgeColumns {
+        let (lo, hi) = w.interior;
+        let mut table = EdgeColumns {
+            len: 0,
+            cols: [(0, 0, 0, 0); MAX_EDGE_COLUMNS],
+        };
+        if lo + (w.output - hi) > MAX_EDGE_COLUMNS {
+            table.len = usize::MAX;
+            return table;
+        }
+        for q in (0..lo).chain(hi..w.output) {
+            let taps = w.taps(q);
+            let factor = if count_include_pad {
+                w.padded_taps(q)
+            } else {
+                taps.len()
+            };
+            let x = if taps.is_empty() {
+                0
+            } else {
+                w.coord(q, taps.start)
+            };
+            table.cols[table.len] = (q, x, taps.len(), factor);
+            table.len += 1;
+        }
+        table
+    }
+}
+
+/// The edge columns of an output row whose taps are all inside the input vertically (a
+/// fast row), from the precomputed table; the same values as `edges`.
+///
+/// # Safety
+/// The [`F32Vector`] contract; `plane` is a whole input plane, `out` a whole output row, `p`
+/// a row in `h.interior`.
+#[inline(always)]
+unsafe fn fast_edges<V: F32Vector, R: Reduce>(
+    plan: &Pool2dPlan,
+    table: &EdgeColumns,
+    plane: &[f32],
+    p: usize,
+    out: &mut [f32],
+) {
+    if table.len == usize::MAX {
+        // SAFETY: forwarded contract.
+        return unsafe { edges::<V, R>(plan, plane, p, out) };
+    }
+    if table.len == 0 {
+        return;
+    }
+    let (h, w) = (&plan.h, &plan.w);
+    let y0 = h.coord(p, 0);
+    for &(q, x, taps, factor) in &table.cols[..table.len] {
+        let mut acc: Option<f32> = None;
+        for i in 0..h.kernel {
+            let line = &plane[(y0 + i * h.dilation) * w.input + x..];
+            for j in 0..taps {
+                let v = line[j * w.dilation];
+                acc = Some(acc.map_or(v, |a| R::combine_scalar(a, v)));
+            }
+        }
+        // A validated descriptor gives every window at least one tap.
+        let v = acc.unwrap_or(f32::NAN);
+        out[q] = if R::AVERAGE {
+            v / (h.kernel * factor) as f32
+        } else {
+            v
+        };
+    }
+    if plan.activation != Activation::Identity {
+        let (lo, hi) = w.interior;
+        let q_end = out.len();
+        // SAFETY: both ranges lie inside `out` (lo <= hi <= q_end).
+        unsafe {
+            activate_run::<V>(out.as_mut_ptr(), lo, plan.activation);
+            activate_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, plan.activation);
+        }
+    }
+}
+
+/// The plan's interior micro-kernel on `rows` consecutive fast rows: row `i` reads from
+/// `job.src + i·in_step` and writes `dst + i·out_step`.
+///
+/// # Safety
+/// `interior`'s contract for each row's job and destination.
+#[inline(always)]
+unsafe fn interior_rows<V: F32Vector, R: Reduce, const M: u8>(
+    job: &RowJob,
+    rows: usize,
+    in_step: usize,
+    dst: *mut f32,
+    out_step: usize,
+) {
+    for i in 0..rows {
+        let row = RowJob {
+            // SAFETY (add): within the plane, by the caller's contract.
+            src: unsafe { job.src.add(i * in_step) },
+            ..*job
+        };
+        // SAFETY: forwarded.
+        unsafe { interior::<V, R, M>(&row, dst.add(i * out_step)) };
     }
 }
 
