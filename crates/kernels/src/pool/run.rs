@@ -342,11 +342,9 @@ unsafe fn interior_rows<V: F32Vector, R: Reduce, const M: u8>(
     out_step: usize,
 ) {
     for i in 0..rows {
-        let row = RowJob {
-            // SAFETY (add): within the plane, by the caller's contract.
-            src: unsafe { job.src.add(i * in_step) },
-            ..*job
-        };
+        // SAFETY: row `i` starts inside the plane, by the caller's contract.
+        let src = unsafe { job.src.add(i * in_step) };
+        let row = RowJob { src, ..*job };
         // SAFETY: forwarded.
         unsafe { interior::<V, R, M>(&row, dst.add(i * out_step)) };
     }
