@@ -142,6 +142,37 @@ impl<'a> OutputPiece<'a> {
         Some(unsafe { core::slice::from_raw_parts_mut(self.base.add(start), len) })
     }
 
+    /// The output rows of the consecutive units `us` (all in this piece and of one batch
+    /// item) in channel `k`, as one slice, with the output rows it covers. Returns `None` if
+    /// `us` is empty, leaves the piece or spans two batch items, or `k` is out of range.
+    pub fn unit_run_rows_mut(
+        &mut self,
+        us: Range<usize>,
+        k: usize,
+    ) -> Option<(&mut [f32], Range<usize>)> {
+        let g = self.geometry;
+        if us.is_empty()
+            || us.start < self.units.start
+            || us.end > self.units.end
+            || k >= g.channels
+            || us.start / g.units_per_item() != (us.end - 1) / g.units_per_item()
+        {
+            return None;
+        }
+        let (n, first) = g.unit(us.start);
+        let (_, last) = g.unit(us.end - 1);
+        let rows = first.start..last.end;
+        let start = ((n * g.channels + k) * g.rows + rows.start) * g.cols;
+        let len = rows.len() * g.cols;
+        // SAFETY: the range lies inside the original slice (n < N, k < K, rows within P); it
+        // is the rows of units `us` in channel k, which only this piece covers, and `&mut
+        // self` prevents a second live borrow of it through this piece.
+        Some((
+            unsafe { core::slice::from_raw_parts_mut(self.base.add(start), len) },
+            rows,
+        ))
+    }
+
     /// Raw access for micro-kernels that write several channels of a unit at once: a pointer
     /// to row `rows.start` of channel 0 of unit `u`, and the distance between channels.
     /// Returns `None` if `u` is not in this piece.
@@ -191,6 +222,40 @@ mod tests {
         assert!(a.rows_mut(4, 0).is_none());
         assert!(b.rows_mut(0, 0).is_none());
         assert!(b.rows_mut(4, 3).is_none());
+        assert!(out.iter().all(|&x| x == 1.0));
+    }
+
+    #[test]
+    fn unit_runs_cover_their_rows_once_and_stay_in_one_item_and_piece() {
+        let g = UnitGeometry {
+            batch: 2,
+            channels: 3,
+            rows: 5,
+            cols: 4,
+            rows_per_unit: 2,
+        };
+        let mut out = [0.0f32; 2 * 3 * 5 * 4];
+        let piece = OutputPiece::whole(&mut out, g).unwrap();
+        // Units 0..3 are item 0 (rows 0..2, 2..4, 4..5), 3..6 item 1; split inside item 0.
+        let (mut a, mut b) = piece.split_at(2);
+        for k in 0..3 {
+            let (rows, r) = a.unit_run_rows_mut(0..2, k).unwrap();
+            assert_eq!((rows.len(), r), (4 * 4, 0..4));
+            rows.iter_mut().for_each(|x| *x += 1.0);
+            let (rows, r) = b.unit_run_rows_mut(2..3, k).unwrap();
+            assert_eq!((rows.len(), r), (4, 4..5));
+            rows.iter_mut().for_each(|x| *x += 1.0);
+            let (rows, r) = b.unit_run_rows_mut(3..6, k).unwrap();
+            assert_eq!((rows.len(), r), (5 * 4, 0..5));
+            rows.iter_mut().for_each(|x| *x += 1.0);
+        }
+        assert!(b.unit_run_rows_mut(2..4, 0).is_none(), "two batch items");
+        assert!(a.unit_run_rows_mut(1..3, 0).is_none(), "leaves the piece");
+        assert!(b.unit_run_rows_mut(3..3, 0).is_none(), "empty");
+        assert!(
+            b.unit_run_rows_mut(3..4, 3).is_none(),
+            "channel out of range"
+        );
         assert!(out.iter().all(|&x| x == 1.0));
     }
 
