@@ -38,6 +38,23 @@ unsafe fn fold<V: F32Vector, R: super::reduce::Reduce>(acc: Option<V>, v: V) -> 
     }
 }
 
+/// Combines a maximum's accumulator with the maximum of the next tap row, reduced on its
+/// own: the rows' dependency chains then run in parallel (a 3×3 chain of nine dependent
+/// max-with-NaN steps was latency-bound). The leftmost-maximum rule (NaN first, ties to the
+/// earlier tap) is associative, so the result is the same bits. Sums keep the row-major
+/// chain instead (the reference's rounding), so callers use this only for `!R::AVERAGE`.
+#[inline(always)]
+unsafe fn join<V: F32Vector, R: super::reduce::Reduce>(
+    acc: Option<V>,
+    row: Option<V>,
+) -> Option<V> {
+    match row {
+        // SAFETY: forwarded contract.
+        Some(v) => unsafe { fold::<V, R>(acc, v) },
+        None => acc,
+    }
+}
+
 /// Divides (average), activates and stores `n` lanes.
 #[inline(always)]
 unsafe fn finish<V: F32Vector, R: super::reduce::Reduce>(
@@ -124,7 +141,12 @@ pub(crate) unsafe fn general<V: F32Vector, R: super::reduce::Reduce>(job: &RowJo
         unsafe {
             let mut acc = general_row::<V, R>(job, job.src, x, n, None);
             for i in 1..job.rows {
-                acc = general_row::<V, R>(job, job.src.add(i * job.row_step), x, n, acc);
+                let p = job.src.add(i * job.row_step);
+                acc = if R::AVERAGE {
+                    general_row::<V, R>(job, p, x, n, acc)
+                } else {
+                    join::<V, R>(acc, general_row::<V, R>(job, p, x, n, None))
+                };
             }
             finish::<V, R>(acc, job, dst.add(q), n);
         }
@@ -208,7 +230,12 @@ pub(crate) unsafe fn stride2<V: F32Vector, R: super::reduce::Reduce, const KW: u
             let mut acc = stride2_row::<V, R, true>(job.src, kw, x, V::LANES, job.avail, None);
             for i in 1..job.rows {
                 let p = job.src.add(i * job.row_step);
-                acc = stride2_row::<V, R, true>(p, kw, x, V::LANES, job.avail, acc);
+                acc = if R::AVERAGE {
+                    stride2_row::<V, R, true>(p, kw, x, V::LANES, job.avail, acc)
+                } else {
+                    let row = stride2_row::<V, R, true>(p, kw, x, V::LANES, job.avail, None);
+                    join::<V, R>(acc, row)
+                };
             }
             let acc = acc.map(|v| v.deinterleave_order());
             finish::<V, R>(acc, job, dst.add(q), V::LANES);
@@ -229,7 +256,12 @@ pub(crate) unsafe fn stride2<V: F32Vector, R: super::reduce::Reduce, const KW: u
             let mut acc = stride2_row::<V, R, false>(job.src, kw, x, n, job.avail, None);
             for i in 1..job.rows {
                 let p = job.src.add(i * job.row_step);
-                acc = stride2_row::<V, R, false>(p, kw, x, n, job.avail, acc);
+                acc = if R::AVERAGE {
+                    stride2_row::<V, R, false>(p, kw, x, n, job.avail, acc)
+                } else {
+                    let row = stride2_row::<V, R, false>(p, kw, x, n, job.avail, None);
+                    join::<V, R>(acc, row)
+                };
             }
             let acc = acc.map(|v| v.deinterleave_order());
             finish::<V, R>(acc, job, dst.add(q), n);

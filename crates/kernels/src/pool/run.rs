@@ -252,22 +252,36 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
         return;
     }
     let first = fast.start - rows.start;
-    for (r, p) in fast.clone().enumerate() {
-        let row_out = &mut out[(first + r) * cols..(first + r + 1) * cols];
-        // SAFETY: forwarded contract.
-        unsafe { fast_edges::<V, R>(plan, edge_columns, plane, p, row_out) };
-    }
     let job = RowJob {
         // In bounds: the first tap of the first interior output of the first row of the run.
         src: plane[(fast.start * h.stride - h.pad_before) * w.input + fast_rows.x0..].as_ptr(),
         ..*template
     };
     let dst = out[first * cols + fast_rows.lo..].as_mut_ptr();
-    // SAFETY: as in `pool_row`, for each row of the run: every tap of the outputs lo..hi of
-    // an interior row is inside the plane, and row `i` of the run starts `i·stride_h·W`
-    // elements after the first; `out` holds the run's rows, so `dst + i·cols` has `count`
-    // writable outputs.
-    unsafe { interior_rows::<V, R, M>(&job, fast.len(), h.stride * w.input, dst, cols) };
+    let in_step = h.stride * w.input;
+    if edge_columns.len == 0 {
+        // SAFETY: as in `pool_row`, for each row of the run: every tap of the outputs lo..hi
+        // of an interior row is inside the plane, and row `i` of the run starts
+        // `i·stride_h·W` elements after the first; `out` holds the run's rows, so
+        // `dst + i·cols` has `count` writable outputs.
+        unsafe { interior_rows::<V, R, M>(&job, fast.len(), in_step, dst, cols) };
+        return;
+    }
+    // Edge columns and interior row by row, so both read the row's taps while they are in L1
+    // (all edges first cost a cache miss per row on maxpool_3x3_s2_p1).
+    for (r, p) in fast.clone().enumerate() {
+        let row_out = &mut out[(first + r) * cols..(first + r + 1) * cols];
+        // SAFETY: forwarded contract.
+        unsafe { fast_edges::<V, R>(plan, edge_columns, plane, p, row_out) };
+        // SAFETY: as above, for row `r` of the run alone.
+        unsafe {
+            let row = RowJob {
+                src: job.src.add(r * in_step),
+                ..job
+            };
+            interior::<V, R, M>(&row, dst.add(r * cols));
+        }
+    }
 }
 
 /// Most edge columns a row keeps in an [`EdgeColumns`] table (more: the generic path).
