@@ -254,8 +254,6 @@ impl LinearPlan {
         scratch: &mut [f32],
     ) -> Result<()> {
         let (fin, fout) = (self.in_features, self.out_features);
-        let first = shards.start * LINEAR_SHARD_ROWS;
-        let last = (shards.end * LINEAR_SHARD_ROWS).min(self.rows);
         if shards.end > self.shards() || shards.start > shards.end {
             return Err(Error::shape(
                 "linear shards",
@@ -263,6 +261,9 @@ impl LinearPlan {
                 format!("{shards:?}"),
             ));
         }
+        // Both within 0..=rows: `shards.end <= shards()` was checked.
+        let first = (shards.start * LINEAR_SHARD_ROWS).min(self.rows);
+        let last = (shards.end * LINEAR_SHARD_ROWS).min(self.rows);
         if input.len() != self.rows * fin || output.len() != (last - first) * fout {
             return Err(Error::shape(
                 "linear input/output",
@@ -304,5 +305,45 @@ impl LinearPlan {
         scratch: &mut [f32],
     ) -> Result<()> {
         self.run_shards(0..self.shards(), input, weights_t, bias, output, scratch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_rows_and_bad_ranges_are_errors() {
+        let plan = LinearPlan::new(70, 3, 2, Activation::Identity, None).unwrap();
+        assert_eq!(plan.shards(), 3);
+        let x: Vec<f32> = (0..70 * 3).map(|i| i as f32).collect();
+        let wt = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]; // Wᵀ (3×2): y = (x0, x1)
+        let mut s = vec![0.0; plan.scratch_len()];
+        let mut y = vec![0.0; 70 * 2];
+        plan.run(&x, &wt, None, &mut y, &mut s).unwrap();
+        for r in 0..70 {
+            assert_eq!(&y[r * 2..r * 2 + 2], &[x[r * 3], x[r * 3 + 1]]);
+        }
+        // The last shard alone (6 rows), an empty range at the end, bad ranges and lengths.
+        let mut tail = vec![0.0; 6 * 2];
+        plan.run_shards(2..3, &x, &wt, None, &mut tail, &mut s)
+            .unwrap();
+        assert_eq!(tail, y[64 * 2..]);
+        plan.run_shards(3..3, &x, &wt, None, &mut [], &mut s)
+            .unwrap();
+        #[allow(clippy::reversed_empty_ranges)]
+        let backwards = 2..1;
+        assert!(plan
+            .run_shards(backwards, &x, &wt, None, &mut [], &mut s)
+            .is_err());
+        assert!(plan
+            .run_shards(2..4, &x, &wt, None, &mut tail, &mut s)
+            .is_err());
+        assert!(plan
+            .run_shards(0..1, &x, &wt, None, &mut tail, &mut s)
+            .is_err());
+        assert!(plan.run(&x, &wt[..5], None, &mut y, &mut s).is_err());
+        assert!(LinearPlan::new(0, 3, 2, Activation::Identity, None).is_err());
+        assert!(LinearPlan::new(4, 0, 2, Activation::Identity, None).is_err());
     }
 }
