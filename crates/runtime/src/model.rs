@@ -13,7 +13,7 @@
 //! allocates nothing (tested with a counting allocator in `tests/no_alloc.rs`).
 
 use crate::error::{Error, Result};
-use crate::layers::Layer;
+use crate::layers::{Layer, LinearPlan};
 use crate::parallel::{Scratch, Threads};
 use crate::tensor::{Shape, Tensor, TensorRef};
 use convkit_kernels::{epilogue, simd, Activation, Conv2dPlan, Pool2dPlan};
@@ -68,8 +68,9 @@ struct Step {
 
 #[derive(Debug)]
 enum StepKind {
-    /// Conv2d or Linear (a linear layer is a 1×1 convolution over a 1×1 image).
     Conv(Conv2dPlan),
+    /// Linear: the kernels' GEMM on the layer's cached `Wᵀ`, row shards over the threads.
+    Linear(LinearPlan),
     Pool(Pool2dPlan),
     /// A stand-alone activation (one that follows no conv, linear or pooling layer).
     Activation(Activation),
@@ -167,7 +168,7 @@ impl Sequential {
             let out = layer.output_shape(shape).map_err(ctx)?;
             let kind = match layer {
                 Layer::Conv2d(l) => Some(StepKind::Conv(l.plan(shape, act).map_err(ctx)?)),
-                Layer::Linear(l) => Some(StepKind::Conv(l.plan(shape, act).map_err(ctx)?)),
+                Layer::Linear(l) => Some(StepKind::Linear(l.plan(shape, act).map_err(ctx)?)),
                 Layer::MaxPool2d(l) => Some(StepKind::Pool(l.plan(shape, act).map_err(ctx)?)),
                 Layer::AvgPool2d(l) => Some(StepKind::Pool(l.plan(shape, act).map_err(ctx)?)),
                 Layer::Sigmoid(_) | Layer::ReLU(_) | Layer::Tanh(_) => Some(StepKind::Activation(
@@ -175,16 +176,15 @@ impl Sequential {
                 )),
                 Layer::Flatten(_) | Layer::Reshape(_) => None,
             };
-            let fuses = matches!(kind, Some(StepKind::Conv(_)) | Some(StepKind::Pool(_)))
-                && fused.is_some();
-            if let Some(StepKind::Conv(p)) = &kind {
-                // Conv layers run on their cached prepared weights; linear layers on the raw
-                // `out×in` weights (see `run_steps`).
-                let len = match layer {
-                    Layer::Linear(_) => p.scratch_len(),
-                    _ => p.prepared_scratch_len(),
-                };
-                max_scratch = max_scratch.max(len);
+            let fuses = matches!(
+                kind,
+                Some(StepKind::Conv(_) | StepKind::Linear(_) | StepKind::Pool(_))
+            ) && fused.is_some();
+            match &kind {
+                // Conv layers run on their cached prepared weights (see `run_steps`).
+                Some(StepKind::Conv(p)) => max_scratch = max_scratch.max(p.prepared_scratch_len()),
+                Some(StepKind::Linear(p)) => max_scratch = max_scratch.max(p.scratch_len()),
+                _ => {}
             }
             if let Some(kind) = kind {
                 steps.push(Step {
@@ -279,6 +279,12 @@ impl Sequential {
                         p.level().name(),
                         p.activation()
                     ),
+                    StepKind::Linear(p) => format!(
+                        "{} [gemm / {}, {:?}]",
+                        layers[step.layer].name(),
+                        p.level().name(),
+                        p.activation()
+                    ),
                     StepKind::Pool(p) => format!(
                         "{} [{}, {:?}]",
                         layers[step.layer].name(),
@@ -316,22 +322,26 @@ fn run_steps(
             StepKind::Conv(plan) => {
                 let (src, dst) = src_dst(&mut planned.buffers, input, at, step.in_len);
                 let dst = &mut dst[..step.out_len];
-                match layer {
-                    Layer::Conv2d(l) => threads.conv2d_prepared(
-                        plan,
-                        src,
-                        l.planned_weights(),
-                        l.bias(),
-                        dst,
-                        scratch,
-                    ),
-                    // Linear layers keep no prepared copy: the plan packs the raw weights.
-                    Layer::Linear(l) => {
-                        threads.conv2d(plan, src, l.weights(), l.bias(), dst, scratch)
-                    }
-                    _ => unreachable!("conv steps come from conv and linear layers"),
-                }
-                .map_err(ctx)?;
+                let Layer::Conv2d(l) = layer else {
+                    return Err(in_layer(step.layer, layer.name(), not_planned()));
+                };
+                threads
+                    .conv2d_prepared(plan, src, l.planned_weights(), l.bias(), dst, scratch)
+                    .map_err(ctx)?;
+                at = Loc::Buffer(other(at));
+            }
+            StepKind::Linear(plan) => {
+                let (src, dst) = src_dst(&mut planned.buffers, input, at, step.in_len);
+                let dst = &mut dst[..step.out_len];
+                let Layer::Linear(l) = layer else {
+                    return Err(in_layer(step.layer, layer.name(), not_planned()));
+                };
+                let wt = l
+                    .planned_weights()
+                    .map_err(|e| in_layer(step.layer, layer.name(), e))?;
+                threads
+                    .linear(plan, src, wt, l.bias(), dst, scratch)
+                    .map_err(|e| in_layer(step.layer, layer.name(), e))?;
                 at = Loc::Buffer(other(at));
             }
             StepKind::Pool(plan) => {
@@ -382,6 +392,15 @@ fn src_dst<'a>(
         Loc::Buffer(_) => (b, a),
     };
     (&src[..len], dst)
+}
+
+/// A step whose layer is not the kind it was planned for (the plan is stale).
+fn not_planned() -> Error {
+    Error::shape(
+        "planned step",
+        "the layer kind it was planned for",
+        "another layer",
+    )
 }
 
 /// Prefixes an error's context with the layer index and name.

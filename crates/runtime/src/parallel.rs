@@ -6,7 +6,9 @@
 //! same way in any leaf, so results are bit-identical at any thread count and a call allocates
 //! nothing once its [`Scratch`] has grown to size.
 
+use crate::layers::{LinearPlan, LINEAR_SHARD_ROWS};
 use convkit_kernels::{Conv2dPlan, Error, OutputPiece, Pool2dPlan};
+use std::ops::Range;
 
 /// A sized rayon pool (or the calling thread alone, for one thread).
 #[derive(Debug)]
@@ -122,6 +124,44 @@ impl Threads {
         })
     }
 
+    /// Runs a linear plan over the threads: `output = act(input·W + b)` with `weights_t` =
+    /// `Wᵀ` (`in×out`). The plan's row shards are handed out in contiguous ranges, one range
+    /// per thread; a shard is computed the same way on any thread, so the output is
+    /// bit-identical at any thread count.
+    pub fn linear(
+        &self,
+        plan: &LinearPlan,
+        input: &[f32],
+        weights_t: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> crate::Result<()> {
+        let per_leaf = plan.scratch_len();
+        let shards = plan.shards();
+        let leaves = self.count.min(shards).max(1);
+        let buf = scratch
+            .reserve(per_leaf, leaves)
+            .map_err(|e| crate::Error::kernel("linear scratch", e))?;
+        let run = |range: Range<usize>, out: &mut [f32], s: &mut [f32]| {
+            plan.run_shards(range, input, weights_t, bias, out, s)
+        };
+        match &self.pool {
+            Some(pool) if leaves > 1 => pool.install(|| {
+                split_shards(
+                    0..shards,
+                    output,
+                    plan.out_features() * LINEAR_SHARD_ROWS,
+                    buf,
+                    per_leaf,
+                    leaves,
+                    &run,
+                )
+            }),
+            _ => run(0..shards, output, &mut buf[..per_leaf]),
+        }
+    }
+
     /// Runs a pooling plan over the threads.
     pub fn pool2d(
         &self,
@@ -155,6 +195,56 @@ where
     let (a, b) = rayon::join(
         || split_run(left, left_scratch, per_leaf, left_leaves, f),
         || split_run(right, right_scratch, per_leaf, leaves - left_leaves, f),
+    );
+    a.and(b)
+}
+
+/// Splits the shards `range` (whose output rows are `output`, `per_shard` values per full
+/// shard, the last shard possibly shorter) into `leaves` contiguous parts and runs them in
+/// parallel, each with its own `per_leaf` slice of `scratch`.
+fn split_shards<F>(
+    range: Range<usize>,
+    output: &mut [f32],
+    per_shard: usize,
+    scratch: &mut [f32],
+    per_leaf: usize,
+    leaves: usize,
+    f: &F,
+) -> crate::Result<()>
+where
+    F: Fn(Range<usize>, &mut [f32], &mut [f32]) -> crate::Result<()> + Sync,
+{
+    if leaves <= 1 {
+        return f(range, output, &mut scratch[..per_leaf]);
+    }
+    let left_leaves = leaves / 2;
+    let mid = range.start + range.len() * left_leaves / leaves;
+    let split = ((mid - range.start) * per_shard).min(output.len());
+    let (left, right) = output.split_at_mut(split);
+    let (left_scratch, right_scratch) = scratch.split_at_mut(per_leaf * left_leaves);
+    let (a, b) = rayon::join(
+        || {
+            split_shards(
+                range.start..mid,
+                left,
+                per_shard,
+                left_scratch,
+                per_leaf,
+                left_leaves,
+                f,
+            )
+        },
+        || {
+            split_shards(
+                mid..range.end,
+                right,
+                per_shard,
+                right_scratch,
+                per_leaf,
+                leaves - left_leaves,
+                f,
+            )
+        },
     );
     a.and(b)
 }

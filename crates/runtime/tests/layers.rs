@@ -171,7 +171,14 @@ fn pooling_layers_match_the_reference() {
 #[test]
 fn linear_matches_a_plain_loop() {
     let mut rng = Rng::new(3);
-    for (n, fin, fout) in [(1, 400, 120), (5, 7, 3), (3, 84, 10)] {
+    // 70 and 65 rows: two full 32-row GEMM shards and a tail.
+    for (n, fin, fout) in [
+        (1, 400, 120),
+        (5, 7, 3),
+        (3, 84, 10),
+        (70, 84, 10),
+        (65, 400, 120),
+    ] {
         let w = rng.vec(fin * fout, 0.2);
         let b = rng.vec(fout, 0.2);
         let x = rng.tensor(&[n, fin], 1.0);
@@ -193,6 +200,21 @@ fn linear_matches_a_plain_loop() {
         let fused: Vec<f32> = want.iter().map(|&v| act(Activation::Tanh, v)).collect();
         assert_close(model.forward(&x).unwrap().data(), &fused, 1e-5);
     }
+}
+
+#[test]
+fn linear_uses_new_weights_after_an_update() {
+    let lin = Linear::new(3, 2)
+        .with_weights(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0], None)
+        .unwrap();
+    let mut model = one_thread(vec![lin.into()]);
+    let x = Tensor::new(&[1, 3], vec![1.0, 2.0, 3.0]).unwrap();
+    assert_eq!(model.forward(&x).unwrap().data(), &[1.0, 2.0]);
+    if let Layer::Linear(l) = &mut model.layers_mut()[0] {
+        let (w, _) = l.parameters_mut();
+        w.copy_from_slice(&[0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+    }
+    assert_eq!(model.forward(&x).unwrap().data(), &[3.0, 6.0]);
 }
 
 #[test]
@@ -228,7 +250,8 @@ fn results_are_bit_identical_at_any_thread_count() {
     randomize(&mut base, 11);
     let bytes = base.to_safetensors_bytes().unwrap();
     let mut rng = Rng::new(5);
-    for n in [1, 3, 8] {
+    // 70: the linear layers run three 32-row shards (the last one 6 rows).
+    for n in [1, 3, 8, 70] {
         let x = rng.tensor(&[n, 1, 28, 28], 1.0);
         let want = base.forward(&x).unwrap().to_tensor();
         for t in [2, 3, 4] {

@@ -5,11 +5,11 @@
 //! plans, buffers, scratch) and runs them.
 
 mod conv2d;
-mod linear;
+pub(crate) mod linear;
 mod pool2d;
 
 pub use conv2d::Conv2d;
-pub use linear::Linear;
+pub use linear::{Linear, LinearPlan, LINEAR_SHARD_ROWS};
 pub use pool2d::{AvgPool2d, MaxPool2d, PoolGeometry};
 
 use crate::error::{Error, Result};

@@ -10,7 +10,6 @@
 
 mod init;
 mod loss;
-mod ops;
 mod optim;
 mod rng;
 mod trainer;

@@ -9,15 +9,17 @@
 //! layers' parameters in place. After the first step of a batch size nothing allocates.
 
 use super::loss::softmax_cross_entropy;
-use super::ops;
 use super::optim::Optimizer;
 use super::rng::TrainRng;
 use crate::error::{Error, Result};
-use crate::layers::Layer;
+use crate::layers::{linear::transpose, Layer, LinearPlan};
 use crate::model::Sequential;
 use crate::parallel::Threads;
 use crate::tensor::{Shape, Tensor};
-use convkit_kernels::{epilogue, simd, Activation, Conv2dPlan, ConvOptions, Pool2dPlan};
+use convkit_kernels::backward::{activation_backward, Conv2dBackwardPlan};
+use convkit_kernels::{
+    epilogue, simd, Activation, Conv2dPlan, ConvOptions, Gemm, GemmBias, GemmPlan, Pool2dPlan,
+};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -47,16 +49,18 @@ struct Slot {
 #[derive(Debug)]
 enum Op {
     Conv {
-        desc: convkit_kernels::Conv2d,
         plan: Conv2dPlan,
+        back: Conv2dBackwardPlan,
     },
     Linear {
-        plan: Conv2dPlan,
-        /// `(rows, in, out)`.
-        dims: (usize, usize, usize),
+        /// Forward `Y = act(X·W + b)` on the layer's `Wᵀ`.
+        plan: LinearPlan,
+        /// `dW (out×in) = dYᵀ·X`.
+        grad_weights: GemmPlan,
+        /// `dX (rows×in) = dY·W`.
+        grad_input: GemmPlan,
     },
     Pool {
-        desc: convkit_kernels::Pool2d,
         plan: Pool2dPlan,
         /// Index of this step's arg-max buffer (max pooling).
         indices: Option<usize>,
@@ -106,6 +110,8 @@ pub struct Trainer {
     slots: Vec<Option<Slot>>,
     param_len: usize,
     grads: Vec<f32>,
+    /// `Wᵀ` of every linear layer (empty for other layers), refreshed before each batch.
+    transposed: Vec<Vec<f32>>,
     full: Vec<Work>,
     tail: Option<Work>,
     batch_x: Vec<f32>,
@@ -151,6 +157,7 @@ impl Trainer {
             });
             slots.push(Some(Slot { weight, bias }));
         }
+        let slots_len = slots.len();
         Ok(Trainer {
             model,
             optimizer,
@@ -161,6 +168,7 @@ impl Trainer {
             slots,
             param_len: at,
             grads: vec![0.0; at],
+            transposed: vec![Vec::new(); slots_len],
             full: Vec::new(),
             tail: None,
             batch_x: Vec::new(),
@@ -333,8 +341,15 @@ impl Trainer {
         if rem > 0 && self.tail.as_ref().map(|w| w.batch) != Some(rem) {
             self.tail = Some(self.plan_work(rem)?);
         }
+        for (t, layer) in self.transposed.iter_mut().zip(self.model.layers()) {
+            if let Layer::Linear(l) = layer {
+                t.resize(l.weights().len(), 0.0);
+                transpose(l.weights(), l.out_features(), l.in_features(), t);
+            }
+        }
         let scale = 1.0 / b as f32;
         let layers = self.model.layers();
+        let transposed = &self.transposed;
         let slots = &self.slots;
         let classes = self.classes;
         let full = &mut self.full[..nfull];
@@ -344,6 +359,7 @@ impl Trainer {
             let e = (s + shard).min(b);
             w.run(
                 layers,
+                transposed,
                 slots,
                 classes,
                 &images[s * per..e * per],
@@ -422,6 +438,7 @@ impl Trainer {
             let op = match layer {
                 Layer::Conv2d(l) => {
                     let desc = l.descriptor(shape).map_err(ctx)?;
+                    let plan_err = |e| Error::kernel(format!("layer {i} (conv2d) plan"), e);
                     let plan = Conv2dPlan::new(
                         &desc,
                         ConvOptions {
@@ -430,35 +447,47 @@ impl Trainer {
                             activation: act,
                         },
                     )
-                    .map_err(|e| Error::kernel(format!("layer {i} (conv2d) plan"), e))?;
-                    scratch = scratch.max(plan.scratch_len());
-                    Some(Op::Conv { desc, plan })
+                    .map_err(plan_err)?;
+                    let back = Conv2dBackwardPlan::new(&desc, None).map_err(plan_err)?;
+                    scratch = scratch
+                        .max(plan.scratch_len())
+                        .max(back.weights_scratch_len())
+                        .max(back.data_scratch_len());
+                    Some(Op::Conv { plan, back })
                 }
                 Layer::Linear(l) => {
-                    let plan = l.plan(shape, act).map_err(ctx)?;
-                    scratch = scratch.max(plan.scratch_len());
+                    l.output_shape(shape).map_err(ctx)?;
+                    let (fin, fout) = (l.in_features(), l.out_features());
+                    let plan_err = |e| Error::kernel(format!("layer {i} (linear) plan"), e);
+                    let plan = LinearPlan::new(batch, fin, fout, act, None).map_err(ctx)?;
+                    let gemm = |g: std::result::Result<Gemm, convkit_kernels::Error>| {
+                        g.and_then(|g| GemmPlan::new(g, None, Activation::Identity))
+                            .map_err(plan_err)
+                    };
+                    let grad_weights =
+                        gemm(Gemm::new(fout, fin, batch).map(|g| g.transpose_a(true)))?;
+                    let grad_input = gemm(Gemm::new(batch, fin, fout))?;
+                    scratch = scratch
+                        .max(plan.scratch_len())
+                        .max(grad_weights.scratch_len())
+                        .max(grad_input.scratch_len());
                     Some(Op::Linear {
                         plan,
-                        dims: (batch, l.in_features(), l.out_features()),
+                        grad_weights,
+                        grad_input,
                     })
                 }
                 Layer::MaxPool2d(l) => {
-                    let desc = l.descriptor(shape).map_err(ctx)?;
                     indices.push(vec![0u32; out.numel()]);
                     Some(Op::Pool {
-                        desc,
                         plan: l.plan(shape, act).map_err(ctx)?,
                         indices: Some(indices.len() - 1),
                     })
                 }
-                Layer::AvgPool2d(l) => {
-                    let desc = l.descriptor(shape).map_err(ctx)?;
-                    Some(Op::Pool {
-                        desc,
-                        plan: l.plan(shape, act).map_err(ctx)?,
-                        indices: None,
-                    })
-                }
+                Layer::AvgPool2d(l) => Some(Op::Pool {
+                    plan: l.plan(shape, act).map_err(ctx)?,
+                    indices: None,
+                }),
                 Layer::Sigmoid(_) | Layer::ReLU(_) | Layer::Tanh(_) => Some(Op::Act),
                 Layer::Flatten(_) | Layer::Reshape(_) => None,
             };
@@ -509,6 +538,7 @@ impl Work {
     fn run(
         &mut self,
         layers: &[Layer],
+        transposed: &[Vec<f32>],
         slots: &[Option<Slot>],
         classes: usize,
         input: &[f32],
@@ -516,7 +546,7 @@ impl Work {
         scale: f32,
         backward: bool,
     ) -> Result<()> {
-        self.forward(layers, input)?;
+        self.forward(layers, transposed, input)?;
         let logits = self.acts.last().map(Vec::as_slice).unwrap_or(input);
         let n = logits.len();
         self.loss = softmax_cross_entropy(logits, labels, classes, scale, &mut self.grad[0][..n])?;
@@ -531,7 +561,7 @@ impl Work {
         Ok(())
     }
 
-    fn forward(&mut self, layers: &[Layer], input: &[f32]) -> Result<()> {
+    fn forward(&mut self, layers: &[Layer], transposed: &[Vec<f32>], input: &[f32]) -> Result<()> {
         self.acts[0].copy_from_slice(input);
         for (i, step) in self.steps.iter().enumerate() {
             let (before, after) = self.acts.split_at_mut(i + 1);
@@ -539,9 +569,14 @@ impl Work {
             let dst = &mut after[0][..step.out_len];
             let ctx = |e| Error::kernel(format!("layer {} forward", step.layer), e);
             match &step.op {
-                Op::Conv { plan, .. } | Op::Linear { plan, .. } => {
+                Op::Conv { plan, .. } => {
                     let (w, b) = params(&layers[step.layer]);
                     plan.run(src, w, b, dst, &mut self.scratch).map_err(ctx)?;
+                }
+                Op::Linear { plan, .. } => {
+                    let (_, b) = params(&layers[step.layer]);
+                    let wt = &transposed[step.layer];
+                    plan.run(src, wt, b, dst, &mut self.scratch)?;
                 }
                 Op::Pool {
                     plan,
@@ -565,33 +600,57 @@ impl Work {
     fn backward(&mut self, layers: &[Layer], slots: &[Option<Slot>]) -> Result<()> {
         let mut cur = 0;
         for (i, step) in self.steps.iter().enumerate().rev() {
+            let ctx = |e| Error::kernel(format!("layer {} backward", step.layer), e);
             let [g0, g1] = &mut self.grad;
             let (g, next) = if cur == 0 { (g0, g1) } else { (g1, g0) };
             let g = &mut g[..step.out_len];
             let input = &self.acts[i][..step.in_len];
-            ops::activation_backward(step.act, &self.acts[i + 1], g);
+            if step.act != Activation::Identity {
+                activation_backward(None, step.act, &self.acts[i + 1][..step.out_len], g)
+                    .map_err(ctx)?;
+            }
+            let g = &*g;
             let want_input = i > 0;
             let grad_in = &mut next[..step.in_len];
+            let scratch = &mut self.scratch;
             match &step.op {
-                Op::Conv { desc, .. } => {
+                Op::Conv { back, .. } => {
                     let (w, _) = params(&layers[step.layer]);
                     let (gw, gb) = slot_grads(&mut self.param_grads, slots, step.slot);
-                    ops::conv_backward_weights(desc, input, g, gw, gb);
+                    back.backward_weights(input, g, gw, gb, scratch)
+                        .map_err(ctx)?;
                     if want_input {
-                        ops::conv_backward_data(desc, g, w, grad_in);
+                        back.backward_data(g, w, grad_in, scratch).map_err(ctx)?;
                     }
                 }
-                Op::Linear { dims, .. } => {
+                Op::Linear {
+                    plan,
+                    grad_weights,
+                    grad_input,
+                } => {
                     let (w, _) = params(&layers[step.layer]);
                     let (gw, gb) = slot_grads(&mut self.param_grads, slots, step.slot);
-                    ops::linear_backward(*dims, input, w, g, gw, gb, want_input.then_some(grad_in));
+                    // dW = dYᵀ·X: A is dY (rows×out) read transposed, B is X (rows×in).
+                    grad_weights
+                        .run(g, input, gw, GemmBias::None, scratch)
+                        .map_err(ctx)?;
+                    if let Some(gb) = gb {
+                        column_sums(g, plan.out_features(), gb);
+                    }
+                    if want_input {
+                        // dX = dY·W: W (out×in) as stored.
+                        grad_input
+                            .run(g, w, grad_in, GemmBias::None, scratch)
+                            .map_err(ctx)?;
+                    }
                 }
-                Op::Pool { desc, indices, .. } => {
+                Op::Pool { plan, indices } => {
                     if want_input {
                         match indices {
-                            Some(k) => ops::max_pool_backward(desc, &self.indices[*k], g, grad_in),
-                            None => ops::avg_pool_backward(desc, g, grad_in),
+                            Some(k) => plan.backward_max(g, &self.indices[*k], grad_in),
+                            None => plan.backward_average(g, grad_in),
                         }
+                        .map_err(ctx)?;
                     }
                 }
                 Op::Act => continue,
@@ -602,6 +661,17 @@ impl Work {
             cur = 1 - cur;
         }
         Ok(())
+    }
+}
+
+/// `sums[j] = Σ_r rows[r][j]` over the `width`-wide rows (the bias gradient of a linear layer),
+/// row after row in order.
+fn column_sums(rows: &[f32], width: usize, sums: &mut [f32]) {
+    sums.fill(0.0);
+    for row in rows.chunks_exact(width) {
+        for (a, &g) in sums.iter_mut().zip(row) {
+            *a += g;
+        }
     }
 }
 
