@@ -10,6 +10,10 @@
 #   6. Miri on a fast subset (scripts/miri.sh)
 #   7. every fuzz target for FUZZ_SECONDS (default 30) (scripts/fuzz.sh)
 # EMBEDDED_SKIP_INSTALL=1 skips stage 1.
+# EMBEDDED_STAGES selects stages 2-7 (space-separated; default: all of them):
+#   firmware aarch64 scalar no_alloc miri fuzz
+# and only what the selected stages need is installed. `.ci/run` calls a subset (see there);
+# FUZZ_TARGETS (scripts/fuzz.sh) narrows the fuzz stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -38,12 +42,16 @@ retry() {
 }
 CARGO_FUZZ_VERSION=0.13.2
 fuzz_ok=1
+stages=" ${EMBEDDED_STAGES:-firmware aarch64 scalar no_alloc miri fuzz} "
+want() { [[ "$stages" == *" $1 "* ]]; }
+echo "embedded stages:$stages"
 
 if [ "${EMBEDDED_SKIP_INSTALL:-0}" != 1 ]; then
     step "install: Debian packages"
     export DEBIAN_FRONTEND=noninteractive
-    pkgs=(qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-        binutils-arm-none-eabi build-essential)
+    pkgs=(build-essential)
+    want firmware && pkgs+=(qemu-system-arm binutils-arm-none-eabi)
+    want aarch64 && pkgs+=(qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
     missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -57,49 +65,77 @@ if [ "${EMBEDDED_SKIP_INSTALL:-0}" != 1 ]; then
     fi
 
     step "install: rustup targets, nightly with miri and rust-src"
-    retry 3 rustup target add thumbv7em-none-eabihf aarch64-unknown-linux-gnu >/dev/null
-    # Install nightly only when missing (an existing one is not updated), then its components.
-    rustup run nightly rustc --version >/dev/null 2>&1 \
-        || retry 3 rustup toolchain install nightly --profile minimal >/dev/null
-    retry 3 rustup component add --toolchain nightly miri rust-src >/dev/null
-    rustup run nightly rustc --version
-    retry 3 cargo +nightly miri setup >/dev/null
+    targets=()
+    want firmware && targets+=(thumbv7em-none-eabihf)
+    want aarch64 && targets+=(aarch64-unknown-linux-gnu)
+    [ ${#targets[@]} -gt 0 ] && retry 3 rustup target add "${targets[@]}" >/dev/null
+    if want miri || want fuzz; then
+        # Install nightly only when missing (an existing one is not updated), then its
+        # components.
+        rustup run nightly rustc --version >/dev/null 2>&1 \
+            || retry 3 rustup toolchain install nightly --profile minimal >/dev/null
+        rustup run nightly rustc --version
+    fi
+    if want miri; then
+        retry 3 rustup component add --toolchain nightly miri rust-src >/dev/null
+        retry 3 cargo +nightly miri setup >/dev/null
+    fi
 
-    step "install: cargo-fuzz $CARGO_FUZZ_VERSION"
-    if cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
-        cargo fuzz --version
-    elif retry 2 cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"; then
-        cargo fuzz --version
-    else
-        fuzz_ok=0
-        echo "WARNING: could not install cargo-fuzz $CARGO_FUZZ_VERSION: the fuzz smoke run is SKIPPED" >&2
+    if want fuzz; then
+        step "install: cargo-fuzz $CARGO_FUZZ_VERSION"
+        if cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+            cargo fuzz --version
+        elif retry 2 cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"; then
+            cargo fuzz --version
+        else
+            fuzz_ok=0
+            echo "WARNING: could not install cargo-fuzz $CARGO_FUZZ_VERSION: the fuzz smoke run is SKIPPED" >&2
+        fi
     fi
 fi
 
-step "Cortex-M4F firmware under qemu (scripts/run-cortex-m4.sh)"
-TIMEOUT="${M4_TIMEOUT:-300}" CHECK_BUDGET="${M4_CHECK_BUDGET:-1}" scripts/run-cortex-m4.sh \
-    | grep -v '^digit '
+if want firmware; then
+    step "Cortex-M4F firmware under qemu (scripts/run-cortex-m4.sh)"
+    TIMEOUT="${M4_TIMEOUT:-300}" CHECK_BUDGET="${M4_CHECK_BUDGET:-1}" scripts/run-cortex-m4.sh \
+        | grep -v '^digit '
+fi
 
-step "aarch64 tests under qemu-user (scripts/test-aarch64.sh)"
-# Unit and integration tests; the doc-tests are the same on every target and run on the host.
-CONVKIT_PROPTEST_CASES="${AARCH64_PROPTEST_CASES:-64}" scripts/test-aarch64.sh --lib --tests
+if want aarch64; then
+    step "aarch64 tests under qemu-user (scripts/test-aarch64.sh)"
+    # Unit and integration tests; the doc-tests are the same on every target and run on the
+    # host.
+    CONVKIT_PROPTEST_CASES="${AARCH64_PROPTEST_CASES:-64}" scripts/test-aarch64.sh --lib --tests
+fi
 
-step "kernel tests with the scalar portable level (portable-scalar)"
-CONVKIT_PROPTEST_CASES="${SCALAR_PROPTEST_CASES:-64}" \
-    cargo test -p convkit-kernels --features portable-scalar --lib --tests
+if want scalar; then
+    step "kernel tests with the scalar portable level (portable-scalar)"
+    # The library's unit tests and the algorithm, GEMM, pooling and no-allocation tests: the
+    # code paths that change with one lane. Few proptest cases: this is a separate build of
+    # the whole test suite, and the x86 levels run the full count in `.ci/run`.
+    CONVKIT_PROPTEST_CASES="${SCALAR_PROPTEST_CASES:-12}" \
+        cargo test -p convkit-kernels --features portable-scalar --lib \
+        --test conv_direct --test conv_im2col --test conv_depthwise --test conv_winograd \
+        --test gemm --test pool_proptest --test no_alloc
+fi
 
-step "no allocation without std"
-cargo test -p convkit-kernels --no-default-features \
-    --features direct,im2col,depthwise,winograd --test no_alloc
+if want no_alloc; then
+    step "no allocation without std"
+    cargo test -p convkit-kernels --no-default-features \
+        --features direct,im2col,depthwise,winograd --test no_alloc
+fi
 
-step "miri (scripts/miri.sh)"
-CONVKIT_PROPTEST_CASES=2 scripts/miri.sh
+if want miri; then
+    step "miri (scripts/miri.sh)"
+    CONVKIT_PROPTEST_CASES=2 scripts/miri.sh
+fi
 
-if [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
-    step "fuzz smoke: every target ${FUZZ_SECONDS:-30}s (scripts/fuzz.sh)"
-    scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
-else
-    step "fuzz smoke SKIPPED (cargo-fuzz not installed)"
+if want fuzz; then
+    if [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
+        step "fuzz smoke: ${FUZZ_TARGETS:-every target} ${FUZZ_SECONDS:-30}s (scripts/fuzz.sh)"
+        scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+    else
+        step "fuzz smoke SKIPPED (cargo-fuzz not installed)"
+    fi
 fi
 
 step "done"

@@ -165,13 +165,18 @@ mod imp {
         unsafe fn mul_add(self, b: Self, c: Self) -> Self {
             Portable(self.0 * b.0 + c.0)
         }
+        /// Like x86 `maxss` (and so like the other levels' `max`): `self` only where
+        /// `self > b`, otherwise `b` — the second operand on equality (`±0.0`) and where
+        /// either is NaN. `exp` relies on it (constant first, so a NaN input propagates), and
+        /// the max-pooling kernels' results are then bit-identical at every level.
         #[inline(always)]
         unsafe fn max(self, b: Self) -> Self {
-            Portable(if b.0 > self.0 { b.0 } else { self.0 })
+            Portable(if self.0 > b.0 { self.0 } else { b.0 })
         }
+        /// Like x86 `minss`: `self` only where `self < b`, otherwise `b` (see `max`).
         #[inline(always)]
         unsafe fn min(self, b: Self) -> Self {
-            Portable(if b.0 < self.0 { b.0 } else { self.0 })
+            Portable(if self.0 < b.0 { self.0 } else { b.0 })
         }
         #[inline(always)]
         unsafe fn round(self) -> Self {
@@ -205,10 +210,15 @@ mod imp {
             (self, hi)
         }
         #[inline(always)]
-        unsafe fn load_strided(p: *const f32, _stride: usize, _n: usize) -> Self {
-            // `1 <= n <= LANES = 1`: the first element only.
-            // SAFETY: `p[0]` is readable by the trait contract.
-            Portable(unsafe { p.read() })
+        unsafe fn load_strided(p: *const f32, _stride: usize, n: usize) -> Self {
+            // `n <= LANES = 1`: the first element, or nothing (a zero lane) when `n == 0`,
+            // like the generic version, which reads `p[..n]` only. `p` may then point past
+            // the end of its slice, so it must not be read.
+            if n == 0 {
+                return Portable(0.0);
+            }
+            // SAFETY: `n == 1`, so `p[0]` is readable by the trait contract.
+            Portable(unsafe { p.read_unaligned() })
         }
     }
 }
