@@ -162,7 +162,38 @@ impl RowPrep {
                     }
                     j += lanes;
                 }
-                self.prepare_range(src, dst, j..len);
+                // Tail: the last (fewer than 2·lanes) source columns, zeros beyond `w`.
+                while j + lanes <= len && 2 * j < w + left {
+                    let rem = w + left - 2 * j;
+                    // SAFETY: source columns [2j − left, 2j − left + rem) = [.., w) are
+                    // readable (2j >= left); each partial load reads fewer than `lanes`
+                    // elements of them; destinations j..j + lanes <= len of both phases.
+                    unsafe {
+                        let s = src.as_ptr().add(2 * j - left);
+                        let lo = if rem >= lanes {
+                            V::load(s)
+                        } else {
+                            V::load_partial(s, rem)
+                        };
+                        let hi = if rem >= 2 * lanes {
+                            V::load(s.add(lanes))
+                        } else if rem > lanes {
+                            V::load_partial(s.add(lanes), rem - lanes)
+                        } else {
+                            V::zero()
+                        };
+                        let (e, o) = lo.deinterleave(hi);
+                        e.store(dst.as_mut_ptr().add(j));
+                        o.store(dst.as_mut_ptr().add(len + j));
+                    }
+                    j += lanes;
+                }
+                if 2 * j >= w + left {
+                    dst[j.min(len)..len].fill(0.0);
+                    dst[len + j.min(len)..2 * len].fill(0.0);
+                } else {
+                    self.prepare_range(src, dst, j..len);
+                }
             }
             _ => self.prepare_row(src, dst),
         }
@@ -175,6 +206,86 @@ impl RowPrep {
             for j in js.clone() {
                 let col = (phase + self.sw * j).wrapping_sub(self.left);
                 dst[phase * self.phase_len + j] = if col < self.w { src[col] } else { 0.0 };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::RowPrep;
+    use crate::simd::{dispatch, supported_levels, F32Vector, SimdKernel};
+    use crate::{Conv2d, Padding};
+    use std::{vec, vec::Vec};
+
+    struct Simd<'a> {
+        prep: RowPrep,
+        src: &'a [f32],
+        dst: &'a mut [f32],
+    }
+
+    impl SimdKernel for Simd<'_> {
+        type Output = ();
+        unsafe fn run<V: F32Vector>(self) {
+            // SAFETY: forwarded dispatch contract; the slices have W and row_len elements.
+            unsafe { self.prep.prepare_row_simd::<V>(self.src, self.dst) }
+        }
+    }
+
+    /// The vector preparation equals the scalar one (every width around the vector sizes,
+    /// strides 1..=3, paddings 0..=3, dilations 1..=2) at every level.
+    #[test]
+    fn simd_preparation_equals_scalar() {
+        for level in supported_levels() {
+            for w in 1..=70usize {
+                for (sw, left, right, s, dw) in [
+                    (1, 0, 0, 3, 1),
+                    (1, 1, 1, 3, 1),
+                    (1, 2, 2, 5, 1),
+                    (2, 0, 0, 3, 1),
+                    (2, 1, 1, 3, 1),
+                    (2, 1, 0, 3, 1),
+                    (2, 3, 2, 5, 1),
+                    (2, 2, 2, 3, 2),
+                    (3, 1, 1, 3, 1),
+                ] {
+                    if w + left + right < (s - 1) * dw + 1 {
+                        continue;
+                    }
+                    let desc = Conv2d::builder()
+                        .channels(1, 1)
+                        .input_size(1, w)
+                        .kernel_size(1, s)
+                        .stride(1, sw)
+                        .dilation(1, dw)
+                        .padding(Padding {
+                            top: 0,
+                            bottom: 0,
+                            left,
+                            right,
+                        })
+                        .build()
+                        .unwrap();
+                    let prep = RowPrep::new(&desc, level).unwrap();
+                    let src: Vec<f32> = (0..w).map(|i| i as f32 + 1.0).collect();
+                    let mut want = vec![f32::NAN; prep.row_len];
+                    prep.prepare_row(&src, &mut want);
+                    let mut got = vec![f32::NAN; prep.row_len];
+                    dispatch(
+                        level,
+                        Simd {
+                            prep,
+                            src: &src,
+                            dst: &mut got,
+                        },
+                    );
+                    assert_eq!(
+                        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        "{level:?} w={w} sw={sw} left={left} s={s} dw={dw}"
+                    );
+                }
             }
         }
     }
