@@ -14,6 +14,10 @@ pub(crate) trait F32Vector: Copy {
     const LANES: usize;
     /// The level this implementation needs.
     const LEVEL: Level;
+    /// Whether [`F32Vector::store_partial`] is a single cheap masked store (AVX-512), so a
+    /// tile may end with a partial vector; elsewhere it goes through a stack buffer (or,
+    /// AVX2's `vmaskmovps`, costs tens of cycles on AMD) and tiles avoid it.
+    const FAST_MASKED_STORE: bool = false;
 
     /// All lanes `x`.
     unsafe fn splat(x: f32) -> Self;

@@ -18,6 +18,7 @@ pub(crate) struct Avx512f(__m512);
 impl F32Vector for Avx512f {
     const LANES: usize = 16;
     const LEVEL: Level = Level::Avx512f;
+    const FAST_MASKED_STORE: bool = true;
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {

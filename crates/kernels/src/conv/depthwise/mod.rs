@@ -10,8 +10,10 @@
 //! 3×3 and 5×5 are unrolled; other sizes up to 16 columns wide run the same body with the
 //! size read at run time (wider kernels: use the direct path).
 
+mod f32_dwconv_3x3_mrxnv;
 mod f32_dwconv_mrxnv;
 
+use self::f32_dwconv_3x3_mrxnv::{dwconv_3x3_tile, Dw3x3Tile};
 use self::f32_dwconv_mrxnv::{dwconv_tile, DwTile, MAX_TAPS};
 use super::direct::column_tile;
 use super::direct::prepare::RowPrep;
@@ -130,61 +132,151 @@ unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_,
     }
     let row_len = prep.row_len;
 
-    for u in k.piece.units() {
-        let (n, rows) = g.unit(u);
-        let Some((y_unit, y_kstride)) = k.piece.unit_ptr(u) else {
-            continue;
-        };
-        // Prepared row i holds input row first + i (a zero row outside the image).
-        let first = (rows.start * sh) as isize - top;
-        let count = input_rows_for(d, rows.len());
+    // Channel-major over each batch item's run of units: a channel's planes are then read
+    // and written as one stream (units of a run are consecutive row blocks), which the
+    // hardware prefetchers follow; every (unit, channel) is computed exactly as alone.
+    let units = k.piece.units();
+    let per_item = g.units_per_item();
+    let mut run_start = units.start;
+    while run_start < units.end {
+        let run_end = units.end.min((run_start / per_item + 1) * per_item);
         for ch in 0..c_all {
-            let plane = (n * c_all + ch) * h * w;
-            for i in 0..count {
-                let ih = first + i as isize;
-                let dst = &mut k.scratch[i * row_len..(i + 1) * row_len];
-                if ih < 0 || ih >= h as isize {
-                    dst.fill(0.0);
-                } else {
-                    let src = plane + ih as usize * w;
-                    // SAFETY: forwarded dispatch contract; the slices have W and row_len
-                    // elements.
-                    unsafe { prep.prepare_row_simd::<V>(&k.input[src..src + w], dst) };
-                }
-            }
-            let mut tile = DwTile {
-                x: k.scratch.as_ptr(),
-                x_mstride: sh * row_len,
-                x_rstride: dh * row_len,
-                // SAFETY: ch < K = C, so the channel's filter exists.
-                w: unsafe { k.weights.as_ptr().add(ch * r_len * s_len) },
-                r_len,
-                s_len,
-                taps,
-                y: y_unit,
-                y_mstride: q_len,
-                q_valid: 0,
-                bias: k.bias.map(|b| b[ch]),
-                act: k.act,
-            };
-            let mut m = 0;
-            while m < rows.len() {
-                let mr = if rows.len() - m >= 2 { 2 } else { 1 };
-                // SAFETY: output rows m, m + mr − 1 of the unit exist; their input rows
-                // (m + mr − 1)·sh + (R − 1)·dh < count were prepared.
-                unsafe {
-                    tile.x = k.scratch.as_ptr().add(m * sh * row_len);
-                    tile.y = y_unit.add(ch * y_kstride + m * q_len);
-                    if mr == 2 {
-                        row_tiles::<V, 2, R, S>(&mut tile, q_len);
+            for u in run_start..run_end {
+                let (n, rows) = g.unit(u);
+                let Some((y_unit, y_kstride)) = k.piece.unit_ptr(u) else {
+                    continue;
+                };
+                // Prepared row i holds input row first + i (a zero row outside the image).
+                let first = (rows.start * sh) as isize - top;
+                let count = input_rows_for(d, rows.len());
+                let plane = (n * c_all + ch) * h * w;
+                for i in 0..count {
+                    let ih = first + i as isize;
+                    let dst = &mut k.scratch[i * row_len..(i + 1) * row_len];
+                    if ih < 0 || ih >= h as isize {
+                        dst.fill(0.0);
                     } else {
-                        row_tiles::<V, 1, R, S>(&mut tile, q_len);
+                        let src = plane + ih as usize * w;
+                        // SAFETY: forwarded dispatch contract; the slices have W and row_len
+                        // elements.
+                        unsafe { prep.prepare_row_simd::<V>(&k.input[src..src + w], dst) };
                     }
                 }
-                m += mr;
+                let mut tile = DwTile {
+                    x: k.scratch.as_ptr(),
+                    x_mstride: sh * row_len,
+                    x_rstride: dh * row_len,
+                    // SAFETY: ch < K = C, so the channel's filter exists.
+                    w: unsafe { k.weights.as_ptr().add(ch * r_len * s_len) },
+                    r_len,
+                    s_len,
+                    taps,
+                    y: y_unit,
+                    y_mstride: q_len,
+                    q_valid: 0,
+                    bias: k.bias.map(|b| b[ch]),
+                    act: k.act,
+                };
+                if R == 3 && S == 3 && dh == 1 && (sh == 1 || sh == 2) {
+                    let mut tile = Dw3x3Tile {
+                        x: k.scratch.as_ptr(),
+                        x_row: row_len,
+                        taps: [taps[0], taps[1], taps[2]],
+                        w: tile.w,
+                        y: tile.y,
+                        y_mstride: q_len,
+                        q_valid: 0,
+                        masked_tail: V::FAST_MASKED_STORE,
+                        bias: tile.bias,
+                        act: k.act,
+                    };
+                    // SAFETY: the unit's output rows exist and their input rows were
+                    // prepared (as for the general tiles below).
+                    unsafe {
+                        tile.y = y_unit.add(ch * y_kstride);
+                        if sh == 1 {
+                            rows_3x3::<V, 1>(&mut tile, rows.len(), q_len);
+                        } else {
+                            rows_3x3::<V, 2>(&mut tile, rows.len(), q_len);
+                        }
+                    }
+                    continue;
+                }
+                let mut m = 0;
+                while m < rows.len() {
+                    let mr = if rows.len() - m >= 2 { 2 } else { 1 };
+                    // SAFETY: output rows m, m + mr − 1 of the unit exist; their input rows
+                    // (m + mr − 1)·sh + (R − 1)·dh < count were prepared.
+                    unsafe {
+                        tile.x = k.scratch.as_ptr().add(m * sh * row_len);
+                        tile.y = y_unit.add(ch * y_kstride + m * q_len);
+                        if mr == 2 {
+                            row_tiles::<V, 2, R, S>(&mut tile, q_len);
+                        } else {
+                            row_tiles::<V, 1, R, S>(&mut tile, q_len);
+                        }
+                    }
+                    m += mr;
+                }
             }
         }
+        run_start = run_end;
     }
+}
+
+/// Covers a unit's `rows` output rows of one channel (3×3, row stride `SH`, row dilation 1)
+/// with [`dwconv_3x3_tile`] tiles: up to 4 rows × 4 vectors on AVX-512 (a masked last
+/// vector), 2 × 2 on the 16-register levels (a last tile moved back, [`column_tile`]).
+#[inline(always)]
+unsafe fn rows_3x3<V: F32Vector, const SH: usize>(t: &mut Dw3x3Tile, rows: usize, q_len: usize) {
+    let lanes = V::LANES;
+    let (max_mr, max_nv) = if lanes >= 16 { (4, 4) } else { (2, 2) };
+    let (x0, y0) = (t.x, t.y);
+    let mut m = 0;
+    while m < rows {
+        let mr = (rows - m).min(max_mr);
+        let mut q0 = 0;
+        while q0 < q_len {
+            let (start, nv, valid, next) = if V::FAST_MASKED_STORE {
+                let rem = q_len - q0;
+                let nv = rem.div_ceil(lanes).min(max_nv);
+                (q0, nv, rem.min(nv * lanes), q0 + nv * lanes)
+            } else {
+                column_tile(q0, q_len, lanes, max_nv)
+            };
+            t.q_valid = valid;
+            // SAFETY: output rows m..m + mr of the unit exist and read prepared rows
+            // m·SH .. (m + mr − 1)·SH + 3; start + nv·lanes <= Q_pad, so the loads end within
+            // the phase length (see `RowPrep`) and the stores within the rows' Q columns.
+            unsafe {
+                t.x = x0.add(m * SH * t.x_row + start);
+                t.y = y0.add(m * q_len + start);
+                match (mr, nv) {
+                    (1, 1) => dwconv_3x3_tile::<V, 1, 1, SH>(t),
+                    (1, 2) => dwconv_3x3_tile::<V, 1, 2, SH>(t),
+                    (2, 1) => dwconv_3x3_tile::<V, 2, 1, SH>(t),
+                    (2, 2) => dwconv_3x3_tile::<V, 2, 2, SH>(t),
+                    // The guards keep the larger tiles out of the levels that never use them.
+                    (1, 3) if lanes >= 16 => dwconv_3x3_tile::<V, 1, 3, SH>(t),
+                    (1, _) if lanes >= 16 => dwconv_3x3_tile::<V, 1, 4, SH>(t),
+                    (2, 3) if lanes >= 16 => dwconv_3x3_tile::<V, 2, 3, SH>(t),
+                    (2, _) if lanes >= 16 => dwconv_3x3_tile::<V, 2, 4, SH>(t),
+                    (3, 1) if lanes >= 16 => dwconv_3x3_tile::<V, 3, 1, SH>(t),
+                    (3, 2) if lanes >= 16 => dwconv_3x3_tile::<V, 3, 2, SH>(t),
+                    (3, 3) if lanes >= 16 => dwconv_3x3_tile::<V, 3, 3, SH>(t),
+                    (3, _) if lanes >= 16 => dwconv_3x3_tile::<V, 3, 4, SH>(t),
+                    (_, 1) if lanes >= 16 => dwconv_3x3_tile::<V, 4, 1, SH>(t),
+                    (_, 2) if lanes >= 16 => dwconv_3x3_tile::<V, 4, 2, SH>(t),
+                    (_, 3) if lanes >= 16 => dwconv_3x3_tile::<V, 4, 3, SH>(t),
+                    _ => dwconv_3x3_tile::<V, 4, 4, SH>(t),
+                }
+            }
+            q0 = next;
+        }
+        m += mr;
+    }
+    t.x = x0;
+    t.y = y0;
 }
 
 /// Covers `MR` output rows with column tiles of up to 4 vectors ([`column_tile`]).
