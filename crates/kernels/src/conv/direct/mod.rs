@@ -13,9 +13,11 @@
 //! rows per unit come from [`decide`], which the plan calls once; [`run`] recomputes the same
 //! layout from the plan.
 
+mod f32_conv_kvec_mx1v;
 pub(crate) mod f32_conv_row_kxnv;
 pub(crate) mod prepare;
 
+use self::f32_conv_kvec_mx1v::{conv_kvec_tile, pack_weights, packed_weights_len, KvecTile};
 use self::f32_conv_row_kxnv::{conv_row_tile, RowTile, MAX_TABLE_TAPS};
 use self::prepare::RowPrep;
 use super::Conv2dPlan;
@@ -53,12 +55,30 @@ pub(crate) fn rows_per_unit(desc: &Conv2d, prep: &RowPrep) -> usize {
     rows
 }
 
-/// The plan's decision for this path: `(rows_per_unit, scratch_len)`.
+/// Whether the tiles put output channels in lanes ([`f32_conv_kvec_mx1v`]) rather than output
+/// pixels ([`f32_conv_row_kxnv`]): when a group's output channels fill the vectors clearly
+/// better than an output row does (LeNet conv2 on AVX-512: 16 of 16 lanes against 10 of 16).
+fn channels_in_lanes(desc: &Conv2d, lanes: usize) -> bool {
+    if lanes < 4 || desc.kernel_width() > MAX_TABLE_TAPS {
+        return false;
+    }
+    let fill = |n: usize| n as f32 / (n.div_ceil(lanes) * lanes) as f32;
+    fill(desc.out_channels_per_group()) > fill(desc.output_width()) + 0.125
+}
+
+/// The plan's decision for this path: `(rows_per_unit, scratch_len)`. Scratch: the prepared
+/// rows of one unit, then (channels in lanes) the packed weights.
 pub(super) fn decide(desc: &Conv2d, level: Level) -> Result<(usize, usize), Error> {
     let prep = RowPrep::new(desc, level)?;
     let rows = rows_per_unit(desc, &prep);
     let per_channel = mul(input_rows_for(desc, rows), prep.row_len, "direct scratch")?;
-    let scratch = mul(per_channel, desc.in_channels_per_group(), "direct scratch")?;
+    let mut scratch = mul(per_channel, desc.in_channels_per_group(), "direct scratch")?;
+    if channels_in_lanes(desc, level.lanes()) {
+        let packed = packed_weights_len(desc, level.lanes()).ok_or(Error::Overflow {
+            what: "direct packed weights",
+        })?;
+        scratch = crate::error::add(scratch, packed, "direct scratch")?;
+    }
     Ok((rows, scratch))
 }
 
@@ -142,6 +162,15 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
         *t = prep.tap_offset(s, dw);
     }
     let step = (dw / prep.sw, dw % prep.sw, prep.sw, prep.phase_len);
+    let lanes = V::LANES;
+    let kvec = channels_in_lanes(d, lanes);
+    let (xs, wp) = k.scratch.split_at_mut(cg * x_cstride);
+    if kvec {
+        // The plan sized the scratch for the packed weights (see `decide`).
+        pack_weights(d, lanes, k.weights, wp);
+    }
+    let k_blocks = kg.div_ceil(lanes);
+    let block_len = cg * r_len * s_len * lanes;
 
     for u in k.piece.units() {
         let (n, rows) = g.unit(u);
@@ -163,7 +192,7 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                     unsafe {
                         prep.prepare_row_simd::<V>(
                             &k.input[plane + ih * w..plane + (ih + 1) * w],
-                            &mut k.scratch[dst..dst + prep.row_len],
+                            &mut xs[dst..dst + prep.row_len],
                         )
                     };
                 }
@@ -187,9 +216,42 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                 } else {
                     0
                 };
+                let y_row = (p - rows.start) * q_len;
+                if kvec {
+                    // SAFETY: as for the row tiles below; the channel blocks' packed weights
+                    // and bias values exist (k_valid channels of the group from blk·lanes).
+                    unsafe {
+                        let mut tile = KvecTile {
+                            x: xs.as_ptr().add(x_row * prep.row_len),
+                            x_cstride,
+                            x_rstride: dh * prep.row_len,
+                            cg,
+                            nr,
+                            w: wp.as_ptr(),
+                            w_cstride: r_len * s_len * lanes,
+                            s_len,
+                            taps,
+                            y: y_unit,
+                            y_kstride,
+                            k_valid: 0,
+                            bias: None,
+                            act: k.act,
+                        };
+                        for blk in 0..k_blocks {
+                            let kk = grp * kg + blk * lanes;
+                            tile.k_valid = (kg - blk * lanes).min(lanes);
+                            tile.w = wp
+                                .as_ptr()
+                                .add((grp * k_blocks + blk) * block_len + r_lo * s_len * lanes);
+                            tile.bias = k.bias.map(|b| b.as_ptr().add(kk));
+                            kvec_row::<V, S>(&mut tile, y_unit.add(kk * y_kstride + y_row), q_len);
+                        }
+                    }
+                    continue;
+                }
                 let mut tile = RowTile {
                     // SAFETY: x_row < ih1 − ih0 <= rows_in_max when nr > 0 (else unused).
-                    x: unsafe { k.scratch.as_ptr().add(x_row * prep.row_len) },
+                    x: unsafe { xs.as_ptr().add(x_row * prep.row_len) },
                     x_cstride,
                     x_rstride: dh * prep.row_len,
                     cg,
@@ -206,7 +268,6 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                     bias: None,
                     act: k.act,
                 };
-                let y_row = (p - rows.start) * q_len;
                 let k_first = grp * kg;
                 let mut k0 = 0;
                 while k0 < kg {
@@ -262,6 +323,42 @@ pub(crate) fn column_tile(
     } else {
         (q0, 1, rem, q_len)
     }
+}
+
+/// Covers one output row of a channel block with [`conv_kvec_tile`] tiles of at most
+/// [`f32_conv_kvec_mx1v::MAX_MR`] pixels, the row split into equal tiles (a short last tile
+/// would run at FMA latency, with too few accumulators).
+#[inline(always)]
+unsafe fn kvec_row<V: F32Vector, const S: usize>(t: &mut KvecTile, y: *mut f32, q_len: usize) {
+    let max = f32_conv_kvec_mx1v::MAX_MR;
+    let x0 = t.x;
+    let mut q0 = 0;
+    while q0 < q_len {
+        let rem = q_len - q0;
+        let mr = rem.div_ceil(rem.div_ceil(max));
+        // SAFETY: columns q0..q0 + mr < Q of the row exist; the prepared rows hold Q_pad
+        // columns from every tap offset.
+        unsafe {
+            t.x = x0.add(q0);
+            t.y = y.add(q0);
+            match mr {
+                1 => conv_kvec_tile::<V, 1, S>(t),
+                2 => conv_kvec_tile::<V, 2, S>(t),
+                3 => conv_kvec_tile::<V, 3, S>(t),
+                4 => conv_kvec_tile::<V, 4, S>(t),
+                5 => conv_kvec_tile::<V, 5, S>(t),
+                6 => conv_kvec_tile::<V, 6, S>(t),
+                7 => conv_kvec_tile::<V, 7, S>(t),
+                8 => conv_kvec_tile::<V, 8, S>(t),
+                9 => conv_kvec_tile::<V, 9, S>(t),
+                10 => conv_kvec_tile::<V, 10, S>(t),
+                11 => conv_kvec_tile::<V, 11, S>(t),
+                _ => conv_kvec_tile::<V, 12, S>(t),
+            }
+        }
+        q0 += mr;
+    }
+    t.x = x0;
 }
 
 /// Covers one output row of `KB` channels with column tiles of up to 4 vectors (AVX-512, 32
