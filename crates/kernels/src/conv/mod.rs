@@ -253,11 +253,14 @@ impl Conv2dPlan {
 
     /// Length of the prepared weights [`Conv2dPlan::prepare_weights`] writes: the transformed,
     /// packed filters for Winograd, the weights packed into the GEMM's row panels for
-    /// `im2col`, 0 for algorithms that use the raw weights (for those, pass the raw weights
-    /// as `prepared`).
+    /// `im2col`, the channel blocks of the direct path's channels-in-lanes tiles, 0 for
+    /// algorithms that use the raw weights (for those, pass the raw weights as `prepared`).
     pub fn prepared_weights_len(&self) -> usize {
         if self.algorithm == Algorithm::Im2colGemm {
             return im2col::prepared_len(&self.desc, self.level).unwrap_or(0);
+        }
+        if self.algorithm == Algorithm::Direct && cfg!(feature = "direct") {
+            return direct::prepared_len(&self.desc, self.level);
         }
         self.winograd().ok().flatten().map_or(0, |l| l.prepared_len)
     }
@@ -267,6 +270,10 @@ impl Conv2dPlan {
     pub fn prepared_scratch_len(&self) -> usize {
         match self.winograd() {
             Ok(Some(l)) => self.scratch_len - l.prepared_len,
+            // The direct path packs raw weights into the end of its scratch.
+            _ if self.algorithm == Algorithm::Direct => {
+                self.scratch_len - self.prepared_weights_len()
+            }
             _ => self.scratch_len,
         }
     }
@@ -304,6 +311,9 @@ impl Conv2dPlan {
         if self.algorithm == Algorithm::Im2colGemm {
             im2col::prepare(&self.desc, self.level, weights, prepared);
         }
+        if self.algorithm == Algorithm::Direct && cfg!(feature = "direct") {
+            direct::prepare(&self.desc, self.level, weights, prepared);
+        }
         Ok(())
     }
 
@@ -334,11 +344,15 @@ impl Conv2dPlan {
     ) -> Result<(), Error> {
         match self.winograd()? {
             Some(l) => check_len("prepared weights", l.prepared_len, prepared.len())?,
-            None if self.algorithm == Algorithm::Im2colGemm => check_len(
-                "prepared weights",
-                self.prepared_weights_len(),
-                prepared.len(),
-            )?,
+            None if matches!(self.algorithm, Algorithm::Im2colGemm | Algorithm::Direct)
+                && self.prepared_weights_len() > 0 =>
+            {
+                check_len(
+                    "prepared weights",
+                    self.prepared_weights_len(),
+                    prepared.len(),
+                )?
+            }
             None => check_len("weights", self.desc.weights_len(), prepared.len())?,
         }
         self.run_piece_with(piece, input, prepared, true, bias, scratch)
@@ -392,7 +406,7 @@ impl Conv2dPlan {
                 im2col::matrixmultiply_path::run(self, &mut piece, input, weights, bias, scratch)
             }
             Algorithm::Direct if cfg!(feature = "direct") => {
-                direct::run(self, &mut piece, input, weights, bias, scratch)
+                direct::run(self, &mut piece, input, weights, prepared, bias, scratch)
             }
             Algorithm::Depthwise if cfg!(feature = "depthwise") => {
                 depthwise::run(self, &mut piece, input, weights, bias, scratch)

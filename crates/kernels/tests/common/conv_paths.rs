@@ -128,6 +128,27 @@ pub fn run_plan(c: &Case, level: Level, algo: Algorithm, integers: bool) -> (Vec
     let mut scratch = vec![f32::NAN; plan.scratch_len()];
     plan.run(&x, &w, c.bias.then_some(&b[..]), &mut out, &mut scratch)
         .expect("run");
+    // Prepared weights (where the path has them) give the same bits as raw weights.
+    if plan.prepared_weights_len() > 0 {
+        let mut prepared = vec![f32::NAN; plan.prepared_weights_len()];
+        plan.prepare_weights(&w, &mut prepared).expect("prepare");
+        let mut again = vec![f32::NAN; d.output_len()];
+        let mut scratch = vec![f32::NAN; plan.prepared_scratch_len()];
+        plan.run_prepared(
+            &x,
+            &prepared,
+            c.bias.then_some(&b[..]),
+            &mut again,
+            &mut scratch,
+        )
+        .expect("run_prepared");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&again),
+            bits(&out),
+            "prepared weights at {level}: {d:?}"
+        );
+    }
     (out, plan)
 }
 

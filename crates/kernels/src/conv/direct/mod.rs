@@ -82,12 +82,32 @@ pub(super) fn decide(desc: &Conv2d, level: Level) -> Result<(usize, usize), Erro
     Ok((rows, scratch))
 }
 
-/// Runs the units of `piece` (lengths checked by the plan).
+/// Length of the prepared (packed) weights: the packed channel blocks when the tiles put
+/// channels in lanes, else 0 (the row tiles read the OIHW weights).
+pub(super) fn prepared_len(desc: &Conv2d, level: Level) -> usize {
+    if channels_in_lanes(desc, level.lanes()) {
+        packed_weights_len(desc, level.lanes()).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// Packs OIHW `weights` into `prepared` ([`prepared_len`] values; nothing when that is 0).
+pub(super) fn prepare(desc: &Conv2d, level: Level, weights: &[f32], prepared: &mut [f32]) {
+    if prepared_len(desc, level) > 0 {
+        pack_weights(desc, level.lanes(), weights, prepared);
+    }
+}
+
+/// Runs the units of `piece` (lengths checked by the plan). `weights` are OIHW, or packed by
+/// [`prepare`] when `prepared` (and [`prepared_len`] > 0); raw weights that the tiles want
+/// packed are packed into the end of the scratch.
 pub(super) fn run(
     plan: &Conv2dPlan,
     piece: &mut OutputPiece<'_>,
     input: &[f32],
     weights: &[f32],
+    prepared: bool,
     bias: Option<&[f32]>,
     scratch: &mut [f32],
 ) {
@@ -104,6 +124,7 @@ pub(super) fn run(
             piece,
             input,
             weights,
+            prepared,
             bias,
             scratch,
         },
@@ -117,6 +138,7 @@ struct DirectUnits<'a, 'b> {
     piece: &'a mut OutputPiece<'b>,
     input: &'a [f32],
     weights: &'a [f32],
+    prepared: bool,
     bias: Option<&'a [f32]>,
     scratch: &'a mut [f32],
 }
@@ -165,10 +187,13 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
     let lanes = V::LANES;
     let kvec = channels_in_lanes(d, lanes);
     let (xs, wp) = k.scratch.split_at_mut(cg * x_cstride);
-    if kvec {
+    let wp: &[f32] = if kvec && !k.prepared {
         // The plan sized the scratch for the packed weights (see `decide`).
         pack_weights(d, lanes, k.weights, wp);
-    }
+        wp
+    } else {
+        k.weights
+    };
     let k_blocks = kg.div_ceil(lanes);
     let block_len = cg * r_len * s_len * lanes;
 
