@@ -296,9 +296,14 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                 let k_first = grp * kg;
                 let mut k0 = 0;
                 while k0 < kg {
+                    // Blocks of 4, with the remainder in as few tiles as the registers
+                    // allow: 6 channels (LeNet conv1) as one 6-row tile, not 4 + a
+                    // latency-bound 2 (a tile needs 8+ accumulators to hide the FMA latency).
                     let kb = match kg - k0 {
                         1 => 1,
-                        2 | 3 => 2,
+                        2 => 2,
+                        3 | 5 => 3,
+                        6 => 6,
                         _ => 4,
                     };
                     let kk = k_first + k0;
@@ -311,6 +316,8 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                         match kb {
                             1 => row_tiles::<V, 1, S>(&mut tile, q_len),
                             2 => row_tiles::<V, 2, S>(&mut tile, q_len),
+                            3 => row_tiles::<V, 3, S>(&mut tile, q_len),
+                            6 => row_tiles::<V, 6, S>(&mut tile, q_len),
                             _ => row_tiles::<V, 4, S>(&mut tile, q_len),
                         }
                     }
