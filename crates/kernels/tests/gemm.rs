@@ -130,6 +130,24 @@ impl Problem {
         let mut c = self.c0.clone();
         plan.run(&self.a, &self.b, &mut c, self.bias(), &mut scratch)
             .unwrap();
+        // `B` packed once (NaN-filled buffers: anything unwritten shows) gives the same bits.
+        let mut packed = vec![f32::NAN; plan.packed_b_len()];
+        plan.pack_b(&self.b, &mut packed).unwrap();
+        let mut scratch = vec![f32::NAN; plan.packed_b_scratch_len()];
+        let mut again = self.c0.clone();
+        plan.run_packed_b(&self.a, &packed, &mut again, self.bias(), &mut scratch)
+            .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&again),
+            bits(&c),
+            "run_packed_b at {level}: {:?}",
+            self.g
+        );
+        assert!(plan.pack_b(&self.b, &mut packed[1..]).is_err());
+        assert!(plan
+            .run_packed_b(&self.a, &packed[1..], &mut again, self.bias(), &mut scratch)
+            .is_err());
         c
     }
 

@@ -336,12 +336,18 @@ fn run_steps(
                 let Layer::Linear(l) = layer else {
                     return Err(in_layer(step.layer, layer.name(), not_planned()));
                 };
-                let wt = l
-                    .planned_weights()
-                    .map_err(|e| in_layer(step.layer, layer.name(), e))?;
-                threads
-                    .linear(plan, src, wt, l.bias(), dst, scratch)
-                    .map_err(|e| in_layer(step.layer, layer.name(), e))?;
+                let done = match l.planned_packed_weights() {
+                    Some(packed) if packed.len() == plan.packed_weights_len() => {
+                        threads.linear_packed(plan, src, packed, l.bias(), dst, scratch)
+                    }
+                    _ => {
+                        let wt = l
+                            .planned_weights()
+                            .map_err(|e| in_layer(step.layer, layer.name(), e))?;
+                        threads.linear(plan, src, wt, l.bias(), dst, scratch)
+                    }
+                };
+                done.map_err(|e| in_layer(step.layer, layer.name(), e))?;
                 at = Loc::Buffer(other(at));
             }
             StepKind::Pool(plan) => {

@@ -137,6 +137,33 @@ impl Threads {
         output: &mut [f32],
         scratch: &mut Scratch,
     ) -> crate::Result<()> {
+        self.linear_with(plan, input, weights_t, false, bias, output, scratch)
+    }
+
+    /// [`Threads::linear`] with weights packed by [`LinearPlan::pack_weights`] (same bits).
+    pub fn linear_packed(
+        &self,
+        plan: &LinearPlan,
+        input: &[f32],
+        packed: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> crate::Result<()> {
+        self.linear_with(plan, input, packed, true, bias, output, scratch)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn linear_with(
+        &self,
+        plan: &LinearPlan,
+        input: &[f32],
+        weights_t: &[f32],
+        packed: bool,
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut Scratch,
+    ) -> crate::Result<()> {
         let per_leaf = plan.scratch_len();
         let shards = plan.shards();
         let leaves = self.count.min(shards).max(1);
@@ -144,7 +171,11 @@ impl Threads {
             .reserve(per_leaf, leaves)
             .map_err(|e| crate::Error::kernel("linear scratch", e))?;
         let run = |range: Range<usize>, out: &mut [f32], s: &mut [f32]| {
-            plan.run_shards(range, input, weights_t, bias, out, s)
+            if packed {
+                plan.run_shards_packed(range, input, weights_t, bias, out, s)
+            } else {
+                plan.run_shards(range, input, weights_t, bias, out, s)
+            }
         };
         match &self.pool {
             Some(pool) if leaves > 1 => pool.install(|| {

@@ -120,6 +120,7 @@ pub struct GemmPlan {
     level: Level,
     activation: Activation,
     layout: Layout,
+    packed_b_len: usize,
 }
 
 /// The block sizes one plan runs with (derived once, used by both `scratch_len` and `run`).
@@ -151,6 +152,21 @@ impl Layout {
         })
     }
 
+    /// The whole of `op(B)` packed ([`GemmPlan::pack_b`]): for every column block (`nc`)
+    /// and depth block (`kc`), in the loop order of `body`, the block's `nr`-wide panels.
+    fn packed_b_len(&self, g: &Gemm) -> Result<usize, Error> {
+        let nr = self.blocking.nr();
+        let mut total = 0usize;
+        let mut jc = 0;
+        while jc < g.n {
+            let ncb = self.nc.min(g.n - jc);
+            let panels = mul(ncb.div_ceil(nr), nr, "gemm packed b")?;
+            total = add(total, mul(panels, g.k, "gemm packed b")?, "gemm packed b")?;
+            jc += ncb;
+        }
+        Ok(total)
+    }
+
     /// Packed `A` block (`mc×kc`) then packed `B` block (`kc×nc`).
     fn scratch_len(&self) -> Result<usize, Error> {
         add(
@@ -173,11 +189,13 @@ impl GemmPlan {
         let level = level.unwrap_or_else(simd::active).require()?;
         let layout = Layout::new(&gemm, level)?;
         layout.scratch_len()?;
+        let packed_b_len = layout.packed_b_len(&gemm)?;
         Ok(GemmPlan {
             gemm,
             level,
             activation,
             layout,
+            packed_b_len,
         })
     }
 
@@ -202,6 +220,69 @@ impl GemmPlan {
         self.layout.mc * self.layout.kc + self.layout.kc * self.layout.nc
     }
 
+    /// `f32`s of `op(B)` packed once by [`GemmPlan::pack_b`] (for a `B` that many calls
+    /// share, such as a layer's weights).
+    pub fn packed_b_len(&self) -> usize {
+        self.packed_b_len
+    }
+
+    /// `f32`s of scratch [`GemmPlan::run_packed_b`] needs (the packed `A` block only).
+    pub fn packed_b_scratch_len(&self) -> usize {
+        self.layout.mc * self.layout.kc
+    }
+
+    /// Packs `b` (`k·n` values, laid out as [`GemmPlan::run`] takes them) once into `packed`
+    /// ([`GemmPlan::packed_b_len`] values) for [`GemmPlan::run_packed_b`]. Valid for plans
+    /// of the same [`Gemm`] and level.
+    pub fn pack_b(&self, b: &[f32], packed: &mut [f32]) -> Result<(), Error> {
+        let g = &self.gemm;
+        check_len("b", g.k * g.n, b.len())?;
+        check_len("packed b", self.packed_b_len, packed.len())?;
+        let Layout {
+            blocking, kc, nc, ..
+        } = self.layout;
+        let nr = blocking.nr();
+        let (b_rs, b_cs) = if g.transpose_b { (1, g.k) } else { (g.n, 1) };
+        let mut off = 0;
+        let mut jc = 0;
+        while jc < g.n {
+            let ncb = nc.min(g.n - jc);
+            let mut pc = 0;
+            while pc < g.k {
+                let kcb = kc.min(g.k - pc);
+                pack_b(
+                    Strided {
+                        data: &b[pc * b_rs + jc * b_cs..],
+                        rs: b_rs,
+                        cs: b_cs,
+                        rows: kcb,
+                        cols: ncb,
+                    },
+                    nr,
+                    &mut packed[off..],
+                );
+                off += ncb.div_ceil(nr) * nr * kcb;
+                pc += kcb;
+            }
+            jc += ncb;
+        }
+        Ok(())
+    }
+
+    /// [`GemmPlan::run`] with `B` packed by [`GemmPlan::pack_b`]; scratch at least
+    /// [`GemmPlan::packed_b_scratch_len`]. Same bits as `run`.
+    pub fn run_packed_b(
+        &self,
+        a: &[f32],
+        packed_b: &[f32],
+        c: &mut [f32],
+        bias: GemmBias<'_>,
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        check_len("packed b", self.packed_b_len, packed_b.len())?;
+        self.checked_run(a, packed_b, true, c, bias, scratch)
+    }
+
     /// Computes `C = op(A)·op(B) [+ C] + bias`, then the activation. Lengths: `a` `m·k`,
     /// `b` `k·n`, `c` `m·n`, bias `m` (rows) or `n` (columns), `scratch` at least
     /// [`GemmPlan::scratch_len`]; anything else is [`Error::LengthMismatch`]. No allocation.
@@ -213,22 +294,37 @@ impl GemmPlan {
         bias: GemmBias<'_>,
         scratch: &mut [f32],
     ) -> Result<(), Error> {
+        check_len("b", self.gemm.k * self.gemm.n, b.len())?;
+        check_min_len("scratch", self.scratch_len(), scratch.len())?;
+        self.checked_run(a, b, false, c, bias, scratch)
+    }
+
+    /// The common checks and the dispatch; `b` raw (`k·n`, checked) or packed (checked).
+    fn checked_run(
+        &self,
+        a: &[f32],
+        b: &[f32],
+        b_packed: bool,
+        c: &mut [f32],
+        bias: GemmBias<'_>,
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
         let g = &self.gemm;
         check_len("a", g.m * g.k, a.len())?;
-        check_len("b", g.k * g.n, b.len())?;
         check_len("c", g.m * g.n, c.len())?;
         match bias {
             GemmBias::None => {}
             GemmBias::Rows(v) => check_len("bias", g.m, v.len())?,
             GemmBias::Columns(v) => check_len("bias", g.n, v.len())?,
         }
-        check_min_len("scratch", self.scratch_len(), scratch.len())?;
+        check_min_len("scratch", self.packed_b_scratch_len(), scratch.len())?;
         dispatch(
             self.level,
             GemmRun {
                 plan: self,
                 a,
                 b,
+                b_packed,
                 c,
                 bias,
                 scratch,
@@ -242,6 +338,9 @@ struct GemmRun<'a, 'b> {
     plan: &'a GemmPlan,
     a: &'a [f32],
     b: &'a [f32],
+    /// `b` is the whole `op(B)` packed by [`GemmPlan::pack_b`] (else raw, packed per block
+    /// into the scratch).
+    b_packed: bool,
     c: &'a mut [f32],
     bias: GemmBias<'b>,
     scratch: &'a mut [f32],
@@ -281,6 +380,7 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
         plan,
         a,
         b,
+        b_packed,
         c,
         bias,
         scratch,
@@ -290,6 +390,8 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
     let nr = NV * V::LANES;
     let (m, n, k) = (g.m, g.n, g.k);
     let (sa, sb) = scratch.split_at_mut(mc * kc);
+    // Offset of the current (column block, depth block) in a pre-packed `B`.
+    let mut b_off = 0;
     // op(A)(i, p) and op(B)(p, j) as strides.
     let (a_rs, a_cs) = if g.transpose_a { (1, m) } else { (k, 1) };
     let (b_rs, b_cs) = if g.transpose_b { (1, k) } else { (n, 1) };
@@ -301,17 +403,23 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
         let mut pc = 0;
         while pc < k {
             let kcb = kc.min(k - pc);
-            pack_b(
-                Strided {
-                    data: &b[pc * b_rs + jc * b_cs..],
-                    rs: b_rs,
-                    cs: b_cs,
-                    rows: kcb,
-                    cols: ncb,
-                },
-                nr,
-                sb,
-            );
+            let sb: &[f32] = if b_packed {
+                &b[b_off..]
+            } else {
+                pack_b(
+                    Strided {
+                        data: &b[pc * b_rs + jc * b_cs..],
+                        rs: b_rs,
+                        cs: b_cs,
+                        rows: kcb,
+                        cols: ncb,
+                    },
+                    nr,
+                    sb,
+                );
+                sb
+            };
+            b_off += ncb.div_ceil(nr) * nr * kcb;
             let accumulate = pc > 0 || g.accumulate;
             let finish = pc + kcb == k;
             let mut ic = 0;

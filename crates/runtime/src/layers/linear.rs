@@ -17,6 +17,9 @@ pub struct Linear {
     bias: Option<Vec<f32>>,
     /// `Wᵀ` (`in×out`), made by [`Linear::plan`]; dropped when the weights change.
     transposed: Option<Vec<f32>>,
+    /// `Wᵀ` packed into the GEMM's panels by [`Linear::plan`] (see
+    /// [`LinearPlan::pack_weights`]); dropped when the weights change.
+    packed: Option<Vec<f32>>,
 }
 
 impl Linear {
@@ -28,6 +31,7 @@ impl Linear {
             weights: vec![0.0; in_features * out_features],
             bias: Some(vec![0.0; out_features]),
             transposed: None,
+            packed: None,
         }
     }
 
@@ -58,6 +62,7 @@ impl Linear {
         self.weights = weights;
         self.bias = bias;
         self.transposed = None;
+        self.packed = None;
         Ok(())
     }
 
@@ -81,6 +86,7 @@ impl Linear {
     /// weights: the next [`Linear::plan`] makes them again.
     pub fn parameters_mut(&mut self) -> (&mut [f32], Option<&mut [f32]>) {
         self.transposed = None;
+        self.packed = None;
         (&mut self.weights, self.bias.as_deref_mut())
     }
     /// The weights' shape `[out, in]`.
@@ -114,8 +120,18 @@ impl Linear {
         let mut t = self.transposed.take().unwrap_or_default();
         t.resize(self.weights.len(), 0.0);
         transpose(&self.weights, self.out_features, self.in_features, &mut t);
+        let mut packed = self.packed.take().unwrap_or_default();
+        packed.resize(plan.packed_weights_len(), 0.0);
+        plan.pack_weights(&t, &mut packed)?;
         self.transposed = Some(t);
+        self.packed = Some(packed);
         Ok(plan)
+    }
+
+    /// `Wᵀ` packed for the GEMMs of the last [`Linear::plan`] (what
+    /// [`LinearPlan::run_shards_packed`] takes): `None` if the weights changed since.
+    pub fn planned_packed_weights(&self) -> Option<&[f32]> {
+        self.packed.as_deref()
     }
 
     /// The transposed weights `Wᵀ` (`in×out` row-major) cached by the last [`Linear::plan`];
@@ -242,6 +258,36 @@ impl LinearPlan {
         len(self.full).max(len(self.tail))
     }
 
+    /// `f32`s of `Wᵀ` packed once by [`LinearPlan::pack_weights`] (every shard's GEMM has the
+    /// same `n × k`, so one packing serves them all).
+    pub fn packed_weights_len(&self) -> usize {
+        self.full.or(self.tail).map_or(0, |p| p.packed_b_len())
+    }
+
+    /// Packs `Wᵀ` (`in×out`) into the GEMM's panels once, for
+    /// [`LinearPlan::run_shards_packed`]: at batch 1 packing the weights on every call was
+    /// most of a small layer's time.
+    pub fn pack_weights(&self, weights_t: &[f32], packed: &mut [f32]) -> Result<()> {
+        if let Some(p) = self.full.or(self.tail) {
+            p.pack_b(weights_t, packed)
+                .map_err(|e| Error::kernel("linear pack", e))?;
+        }
+        Ok(())
+    }
+
+    /// [`LinearPlan::run_shards`] with weights from [`LinearPlan::pack_weights`]: same bits.
+    pub fn run_shards_packed(
+        &self,
+        shards: std::ops::Range<usize>,
+        input: &[f32],
+        packed: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
+        self.run_shards_with(shards, input, packed, true, bias, output, scratch)
+    }
+
     /// Runs shards `shards` (a range of shard indices): `input` is the whole `rows×in`
     /// input, `output` the `out`-wide rows of exactly those shards.
     pub fn run_shards(
@@ -249,6 +295,20 @@ impl LinearPlan {
         shards: std::ops::Range<usize>,
         input: &[f32],
         weights_t: &[f32],
+        bias: Option<&[f32]>,
+        output: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
+        self.run_shards_with(shards, input, weights_t, false, bias, output, scratch)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_shards_with(
+        &self,
+        shards: std::ops::Range<usize>,
+        input: &[f32],
+        weights_t: &[f32],
+        packed: bool,
         bias: Option<&[f32]>,
         output: &mut [f32],
         scratch: &mut [f32],
@@ -289,7 +349,12 @@ impl LinearPlan {
                 ));
             };
             let x = &input[row * fin..(row + m) * fin];
-            plan.run(x, weights_t, out, bias, scratch).map_err(ctx)?;
+            if packed {
+                plan.run_packed_b(x, weights_t, out, bias, scratch)
+            } else {
+                plan.run(x, weights_t, out, bias, scratch)
+            }
+            .map_err(ctx)?;
             row += m;
         }
         Ok(())
