@@ -127,6 +127,9 @@ pub struct GemmPlan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Layout {
     blocking: Blocking,
+    /// Rows per micro-tile: the level's `mr`, or 1 for a one-row product (a batch-1 fully
+    /// connected layer), where the level's tile would compute `mr` rows to keep one.
+    mr: usize,
     /// Rows of `A` per packed block (a multiple of `mr`, at most `m` rounded up).
     mc: usize,
     /// Depth per packed block.
@@ -138,7 +141,8 @@ struct Layout {
 impl Layout {
     fn new(g: &Gemm, level: Level) -> Result<Layout, Error> {
         let bl = Blocking::for_level(level);
-        let (mr, nr) = (bl.mr, bl.nr());
+        let mr = if g.m == 1 { 1 } else { bl.mr };
+        let nr = bl.nr();
         let round =
             |x: usize, to: usize| -> Result<usize, Error> { mul(x.div_ceil(to), to, "gemm block") };
         let mc = round(g.m, mr)?.min(bl.mc);
@@ -146,6 +150,7 @@ impl Layout {
         let kc = g.k.min(bl.kc);
         Ok(Layout {
             blocking: bl,
+            mr,
             mc,
             kc,
             nc,
@@ -358,10 +363,13 @@ impl SimdKernel for GemmRun<'_, '_> {
         }
         // SAFETY: forwarded dispatch contract; `MR`, `NV` are this level's blocking.
         unsafe {
-            match (bl.mr, bl.nv) {
+            match (self.plan.layout.mr, bl.nv) {
                 (6, 2) => body::<V, 6, 2>(self),
                 (8, 3) => body::<V, 8, 3>(self),
                 (4, 2) => body::<V, 4, 2>(self),
+                // One-row products (`Layout::mr`): same per-element operations, fewer rows.
+                (1, 2) => body::<V, 1, 2>(self),
+                (1, 3) => body::<V, 1, 3>(self),
                 _ => {}
             }
         }
