@@ -1,4 +1,5 @@
-//! Every packed micro-kernel tile shape (`MR × NV` of every level's blocking: 6×2, 8×3, 4×2)
+//! Every packed micro-kernel tile shape (`MR × NV` of every level's blocking: 6×2, 8×3, 4×2,
+//! and the one-row 1×2, 1×3)
 //! at every level this CPU supports, every valid row and column count, against a plain triple
 //! loop on small integers (exact), including the accumulate, row/column bias and fused
 //! activation modes and depths around the unroll by 4. The conv path and the public GEMM on
@@ -50,6 +51,20 @@ impl SimdKernel for Case<'_> {
                     self.ldb,
                     &self.out,
                 ),
+                (1, 2) => kernel::<V, 1, 2>(
+                    self.kc,
+                    self.a.as_ptr(),
+                    self.b.as_ptr(),
+                    self.ldb,
+                    &self.out,
+                ),
+                (1, 3) => kernel::<V, 1, 3>(
+                    self.kc,
+                    self.a.as_ptr(),
+                    self.b.as_ptr(),
+                    self.ldb,
+                    &self.out,
+                ),
                 _ => unreachable!(),
             }
         }
@@ -61,7 +76,7 @@ fn every_packed_tile_shape_is_exact() {
     let val = |i: usize| ((i * 7 + 3) % 17) as f32 - 8.0;
     for level in supported_levels() {
         let lanes = level.lanes();
-        for (mr, nv) in [(6, 2), (8, 3), (4, 2)] {
+        for (mr, nv) in [(6, 2), (8, 3), (4, 2), (1, 2), (1, 3)] {
             let nr = nv * lanes;
             for rows in 1..=mr {
                 for cols in 1..=nr {
