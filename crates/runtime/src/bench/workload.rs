@@ -1,6 +1,7 @@
 //! A prepared benchmark case: tensors filled once, plan built once, the timed call.
 
 use super::cases::{Case, CaseKind};
+use super::timing::{measure, Timing, TimingOptions};
 use crate::parallel::{Scratch, Threads};
 use convkit_kernels::{Algorithm, Conv2dPlan, ConvOptions, Error, Level, Pool2dPlan, PoolOptions};
 
@@ -113,29 +114,18 @@ impl Workload {
 
     /// The timed call: one whole convolution or pooling over the threads.
     pub fn run(&mut self) -> Result<(), Error> {
-        match &mut self.prepared {
-            Prepared::Conv {
-                plan,
-                input,
-                weights,
-                bias,
-                output,
-                scratch,
-            } => {
-                if plan.prepared_weights_len() > 0 {
-                    self.threads
-                        .conv2d_prepared(plan, input, weights, Some(bias), output, scratch)
-                } else {
-                    self.threads
-                        .conv2d(plan, input, weights, Some(bias), output, scratch)
-                }
-            }
-            Prepared::Pool {
-                plan,
-                input,
-                output,
-            } => self.threads.pool2d(plan, input, output),
-        }
+        run_prepared(&self.threads, &mut self.prepared)
+    }
+
+    /// Times [`Workload::run`] with [`measure`], the whole timing loop running inside the
+    /// thread pool as a model's forward pass does ([`Threads::install`]): each call then
+    /// splits over workers that are already awake. Entering the pool from outside on every
+    /// call puts the caller to sleep and wakes it again (tens of µs on a virtual machine),
+    /// which a 0.2 ms pooling call cannot hide.
+    pub fn measure(&mut self, opts: TimingOptions) -> Result<Timing, Error> {
+        let Workload { threads, prepared } = self;
+        let threads = &*threads;
+        threads.install(|| measure(opts, || run_prepared(threads, prepared)))
     }
 
     /// Name of the algorithm the plan runs (`pool` for pooling).
@@ -164,6 +154,31 @@ impl Workload {
         match &self.prepared {
             Prepared::Conv { output, .. } | Prepared::Pool { output, .. } => output,
         }
+    }
+}
+
+/// One whole convolution or pooling of `prepared` over `threads`.
+fn run_prepared(threads: &Threads, prepared: &mut Prepared) -> Result<(), Error> {
+    match prepared {
+        Prepared::Conv {
+            plan,
+            input,
+            weights,
+            bias,
+            output,
+            scratch,
+        } => {
+            if plan.prepared_weights_len() > 0 {
+                threads.conv2d_prepared(plan, input, weights, Some(bias), output, scratch)
+            } else {
+                threads.conv2d(plan, input, weights, Some(bias), output, scratch)
+            }
+        }
+        Prepared::Pool {
+            plan,
+            input,
+            output,
+        } => threads.pool2d(plan, input, output),
     }
 }
 

@@ -7,7 +7,7 @@ use convkit_runtime::bench::cases::{find_case, public_case_names};
 use convkit_runtime::bench::peers::Peers;
 use convkit_runtime::bench::report::{markdown, table, BenchResult};
 use convkit_runtime::bench::{
-    chart, measure, measure_copy, measure_peak, parse_shape, public_cases, Case, CaseKind, Peak,
+    chart, measure_copy, measure_peak, parse_shape, public_cases, Case, CaseKind, Peak,
     TimingOptions, Workload,
 };
 use std::io::{IsTerminal, Write};
@@ -280,7 +280,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
                             .with_context(|| format!("{} with {}", case.name, algo.name()))
                     }
                     Ok(mut w) => {
-                        let m = measure(timing, || w.run())
+                        let m = w
+                            .measure(timing)
                             .with_context(|| format!("running {}", case.name))?;
                         BenchResult::measured(
                             &case.name,
