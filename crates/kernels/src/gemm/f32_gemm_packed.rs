@@ -159,9 +159,11 @@ unsafe fn store<V: F32Vector, const MR: usize, const NV: usize>(
                     _ => V::zero(),
                 };
                 for (j, (x, cb)) in acc_row.into_iter().zip(col_bias).enumerate() {
-                    let p = c.add(j * V::LANES);
                     let full = j < full_vectors;
                     if full || (j == full_vectors && tail != 0) {
+                        // Formed only for vectors that hold columns of C: an offset past the
+                        // end of C's allocation would be undefined even unread (Miri).
+                        let p = c.add(j * V::LANES);
                         let mut x = x;
                         if out.accumulate {
                             let old = if full {
