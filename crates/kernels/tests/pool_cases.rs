@@ -84,6 +84,60 @@ fn fast_kernels_at_edge_widths() {
     }
 }
 
+/// The shared-row 3×3/2 max kernel (`max_3x3s2_shared_rows`): heights across its blocks of
+/// 8 rows, widths across one and two vectors and across its column chunks (8 vectors of up
+/// to 16 lanes: 256 inputs), every padding side, ceil mode; inputs with signed-zero ties
+/// everywhere, and NaNs planted in a tap row shared by two output rows, in the first and the
+/// last (overlapping) vector, and at a row's end.
+#[test]
+fn max_3x3s2_shared_rows_kernel() {
+    for (h, w) in [
+        (3, 35),
+        (5, 36),
+        (9, 37),
+        (18, 47),
+        (19, 66),
+        (17, 69),
+        (20, 131),
+        (7, 300),
+        (5, 531),
+    ] {
+        for pad in [[0, 0, 0, 0], [1, 1, 1, 1], [1, 0, 0, 1], [0, 1, 1, 0]] {
+            for ceil in [false, true] {
+                let desc = pool(PoolKind::Max, 1, 2, h, w)
+                    .window(3, 3)
+                    .stride(2, 2)
+                    .padding(Padding::new(pad[0], pad[1], pad[2], pad[3]))
+                    .ceil_mode(ceil)
+                    .build()
+                    .unwrap();
+                let plan = Pool2dPlan::new(&desc, PoolOptions::default()).unwrap();
+                assert_eq!(plan.kernel_name(), "max_3x3s2_shared_rows");
+                let x = values(desc.input_len(), (h * w) as u32);
+                check_all_levels(&desc, &x, Activation::Identity, 1);
+                // Small integers and both zeros: ties in almost every window.
+                let ties: Vec<f32> = x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| match i % 5 {
+                        0 => -0.0,
+                        1 => 0.0,
+                        _ => (v.round() / 4.0).min(0.0),
+                    })
+                    .collect();
+                check_all_levels(&desc, &ties, Activation::Relu, 0);
+                for at in [w + 3, 2 * w + 17, 3 * w - 1, 5 * w + w / 2, 9 * w - 2] {
+                    let mut y = x.clone();
+                    if at < y.len() {
+                        y[at] = f32::NAN;
+                        check_all_levels(&desc, &y, Activation::Identity, 2);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn benchmark_shapes_with_every_activation() {
     let cases = [

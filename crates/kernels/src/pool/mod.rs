@@ -12,6 +12,7 @@
 
 mod backward;
 mod edges;
+mod f32_maxpool_3x3s2;
 mod geometry;
 mod global;
 mod indices;
@@ -47,6 +48,9 @@ enum Micro {
     Stride2K2,
     /// Stride 2, dilation 1, window width 3.
     Stride2K3,
+    /// Max pooling, 3×3 window, stride 2×2, dilation 1: whole runs of rows, each input row's
+    /// horizontal maxima shared by the two output rows that use it (`f32_maxpool_3x3s2.rs`).
+    Max3x3S2,
     /// Stride 2, dilation 1, any other window width.
     Stride2,
     /// Anything else: one load (stride 1), deinterleave (2) or strided load per tap.
@@ -109,6 +113,11 @@ impl Pool2dPlan {
         );
         let micro = if desc.is_global() {
             Micro::Global
+        } else if desc.kind() == PoolKind::Max
+            && (h.kernel, h.stride, h.dilation) == (3, 2, 1)
+            && (w.kernel, w.stride, w.dilation) == (3, 2, 1)
+        {
+            Micro::Max3x3S2
         } else if w.stride == 2 && w.dilation == 1 {
             match w.kernel {
                 2 => Micro::Stride2K2,
@@ -160,6 +169,7 @@ impl Pool2dPlan {
             Micro::Global => "global",
             Micro::Stride2K2 => "stride2_w2_deinterleave",
             Micro::Stride2K3 => "stride2_w3_deinterleave",
+            Micro::Max3x3S2 => "max_3x3s2_shared_rows",
             Micro::Stride2 => "stride2_deinterleave",
             Micro::General => "general",
         }

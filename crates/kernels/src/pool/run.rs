@@ -116,11 +116,14 @@ impl SimdKernel for Units<'_, '_, '_> {
                 (PoolKind::Max, Micro::Global) => units::<V, Max, GLOBAL>(self),
                 (PoolKind::Max, Micro::Stride2K2) => units::<V, Max, S2K2>(self),
                 (PoolKind::Max, Micro::Stride2K3) => units::<V, Max, S2K3>(self),
+                (PoolKind::Max, Micro::Max3x3S2) => units::<V, Max, MAX3S2>(self),
                 (PoolKind::Max, Micro::Stride2) => units::<V, Max, S2>(self),
                 (PoolKind::Max, Micro::General) => units::<V, Max, GENERAL>(self),
                 (PoolKind::Average, Micro::Global) => units::<V, Sum, GLOBAL>(self),
                 (PoolKind::Average, Micro::Stride2K2) => units::<V, Sum, S2K2>(self),
-                (PoolKind::Average, Micro::Stride2K3) => units::<V, Sum, S2K3>(self),
+                (PoolKind::Average, Micro::Stride2K3 | Micro::Max3x3S2) => {
+                    units::<V, Sum, S2K3>(self)
+                }
                 (PoolKind::Average, Micro::Stride2) => units::<V, Sum, S2>(self),
                 (PoolKind::Average, Micro::General) => units::<V, Sum, GENERAL>(self),
             }
@@ -133,6 +136,7 @@ const S2K2: u8 = 1;
 const S2K3: u8 = 2;
 const S2: u8 = 3;
 const GENERAL: u8 = 4;
+const MAX3S2: u8 = 5;
 
 /// # Safety
 /// The [`F32Vector`] contract.
@@ -257,8 +261,49 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
         src: plane[(fast.start * h.stride - h.pad_before) * w.input + fast_rows.x0..].as_ptr(),
         ..*template
     };
-    let dst = out[first * cols + fast_rows.lo..].as_mut_ptr();
+    // Every write below goes through pointers derived from this one base (the run's rows),
+    // so the edge rows' slices and the kernels' destination pointers do not invalidate one
+    // another (a `&mut out[..]` reborrow would invalidate `dst` under Stacked Borrows).
+    debug_assert!(out.len() >= (first + fast.len()) * cols);
+    let base = out.as_mut_ptr();
+    // SAFETY: in bounds: `out` holds the run's rows and `lo < cols`.
+    let dst = unsafe { base.add(first * cols + fast_rows.lo) };
     let in_step = h.stride * w.input;
+    if M == MAX3S2 && !R::AVERAGE {
+        // Blocks of rows: the block's edge columns, then its interior with the shared-row
+        // kernel (which pools the block's first tap row once more than a single run would).
+        let mut r = 0;
+        while r < fast.len() {
+            let block = (fast.len() - r).min(MAX3S2_ROW_BLOCK);
+            if edge_columns.len != 0 {
+                for (b, p) in (fast.start + r..fast.start + r + block).enumerate() {
+                    // SAFETY: forwarded contract; output row `first + r + b` is inside `out` and
+                    // no other reference to it is live.
+                    unsafe {
+                        let row_out =
+                            core::slice::from_raw_parts_mut(base.add((first + r + b) * cols), cols);
+                        fast_edges::<V, R>(plan, edge_columns, plane, p, row_out);
+                    }
+                }
+            }
+            // SAFETY: as for `interior_rows` below, for rows r..r + block of the run; the
+            // micro-kernel is the plan's (max, 3×3, stride 2, dilation 1).
+            unsafe {
+                let block_job = RowJob {
+                    src: job.src.add(r * in_step),
+                    ..job
+                };
+                super::f32_maxpool_3x3s2::max_3x3s2_rows::<V>(
+                    &block_job,
+                    block,
+                    dst.add(r * cols),
+                    cols,
+                );
+            }
+            r += block;
+        }
+        return;
+    }
     if edge_columns.len == 0 {
         // SAFETY: as in `pool_row`, for each row of the run: every tap of the outputs lo..hi
         // of an interior row is inside the plane, and row `i` of the run starts
@@ -270,9 +315,12 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
     // Edge columns and interior row by row, so both read the row's taps while they are in L1
     // (all edges first cost a cache miss per row on maxpool_3x3_s2_p1).
     for (r, p) in fast.clone().enumerate() {
-        let row_out = &mut out[(first + r) * cols..(first + r + 1) * cols];
-        // SAFETY: forwarded contract.
-        unsafe { fast_edges::<V, R>(plan, edge_columns, plane, p, row_out) };
+        // SAFETY: forwarded contract; output row `first + r` is inside `out` and no other
+        // reference to it is live.
+        unsafe {
+            let row_out = core::slice::from_raw_parts_mut(base.add((first + r) * cols), cols);
+            fast_edges::<V, R>(plan, edge_columns, plane, p, row_out);
+        }
         // SAFETY: as above, for row `r` of the run alone.
         unsafe {
             let row = RowJob {
@@ -283,6 +331,10 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
         }
     }
 }
+
+/// Output rows per call of the shared-row 3×3/2 max kernel: the block's edge columns read
+/// its tap rows just before the kernel does (8 rows of 112 columns: 10 KB, in L1).
+const MAX3S2_ROW_BLOCK: usize = 8;
 
 /// Most edge columns a row keeps in an [`EdgeColumns`] table (more: the generic path).
 const MAX_EDGE_COLUMNS: usize = 16;
@@ -490,7 +542,7 @@ unsafe fn interior<V: F32Vector, R: Reduce, const M: u8>(job: &RowJob, dst: *mut
     unsafe {
         match M {
             S2K2 => row::stride2::<V, R, 2>(job, dst),
-            S2K3 => row::stride2::<V, R, 3>(job, dst),
+            S2K3 | MAX3S2 => row::stride2::<V, R, 3>(job, dst),
             S2 => row::stride2::<V, R, 0>(job, dst),
             _ => row::general::<V, R>(job, dst),
         }

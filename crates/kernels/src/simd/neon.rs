@@ -90,6 +90,16 @@ impl F32Vector for Neon {
         }
     }
     #[inline(always)]
+    unsafe fn max_ordered(self, later: Self) -> Self {
+        // fmax would return +0 for (−0, +0) in either order: select instead.
+        unsafe { Neon(vbslq_f32(vcgtq_f32(later.0, self.0), later.0, self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn any_nan(self) -> bool {
+        // vceq is false exactly for NaN lanes.
+        unsafe { vminvq_u32(vceqq_f32(self.0, self.0)) == 0 }
+    }
+    #[inline(always)]
     unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
         unsafe {
             (

@@ -205,6 +205,14 @@ mod imp {
             })
         }
         #[inline(always)]
+        unsafe fn max_ordered(self, later: Self) -> Self {
+            Portable(if later.0 > self.0 { later.0 } else { self.0 })
+        }
+        #[inline(always)]
+        unsafe fn any_nan(self) -> bool {
+            self.0.is_nan()
+        }
+        #[inline(always)]
         unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
             // The two elements `self ++ hi`: element 0 is even, element 1 odd.
             (self, hi)

@@ -108,6 +108,35 @@ pub(crate) trait F32Vector: Copy {
         // SAFETY: `LANES <= 64`.
         unsafe { Self::load(x.as_ptr()) }
     }
+    /// Lane-wise maximum of `self` (an earlier pooling tap) and `later`: `later` only where
+    /// `later > self`, so ties (`−0.0` vs `+0.0`) keep `self`. Where either lane is NaN the
+    /// result is unspecified: callers check [`F32Vector::any_nan`] on the taps instead. One
+    /// instruction on x86 (`maxps later, self`), two elsewhere.
+    #[inline(always)]
+    unsafe fn max_ordered(self, later: Self) -> Self {
+        let mut x = [0.0f32; 64];
+        let mut y = [0.0f32; 64];
+        // SAFETY: `LANES <= 64`.
+        unsafe {
+            self.store(x.as_mut_ptr());
+            later.store(y.as_mut_ptr());
+        }
+        for (x, y) in x[..Self::LANES].iter_mut().zip(&y[..Self::LANES]) {
+            if *y > *x {
+                *x = *y;
+            }
+        }
+        // SAFETY: `LANES <= 64`.
+        unsafe { Self::load(x.as_ptr()) }
+    }
+    /// Whether any lane is NaN.
+    #[inline(always)]
+    unsafe fn any_nan(self) -> bool {
+        let mut x = [0.0f32; 64];
+        // SAFETY: `LANES <= 64`.
+        unsafe { self.store(x.as_mut_ptr()) };
+        x[..Self::LANES].iter().any(|v| v.is_nan())
+    }
     /// Splits the `2·LANES` consecutive elements `self ++ hi` into their even-indexed and
     /// odd-indexed elements, in order: `([e0, e2, …], [e1, e3, …])`. The stride-2 pooling
     /// kernels use it instead of gathering one element at a time.

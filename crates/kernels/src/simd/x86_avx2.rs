@@ -110,6 +110,15 @@ impl F32Vector for Avx2Fma {
         Avx2Fma(_mm256_or_ps(m, _mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, b.0)))
     }
     #[inline(always)]
+    unsafe fn max_ordered(self, later: Self) -> Self {
+        // vmaxps returns its second operand unless the first is greater.
+        Avx2Fma(_mm256_max_ps(later.0, self.0))
+    }
+    #[inline(always)]
+    unsafe fn any_nan(self) -> bool {
+        _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0)) != 0
+    }
+    #[inline(always)]
     unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
         // shufps works per 128-bit half: [a0 a2 b0 b2 | a4 a6 b4 b6]; the 64-bit permute
         // (0, 2, 1, 3) then puts the halves in order: [a0 a2 a4 a6 b0 b2 b4 b6].

@@ -104,6 +104,15 @@ impl F32Vector for Avx512f {
         Avx512f(_mm512_mask_mov_ps(m, unordered, _mm512_set1_ps(f32::NAN)))
     }
     #[inline(always)]
+    unsafe fn max_ordered(self, later: Self) -> Self {
+        // vmaxps returns its second operand unless the first is greater.
+        Avx512f(_mm512_max_ps(later.0, self.0))
+    }
+    #[inline(always)]
+    unsafe fn any_nan(self) -> bool {
+        _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0, self.0) != 0
+    }
+    #[inline(always)]
     unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
         // One two-source permute per output: index i < 16 picks self[i], 16 + i picks hi[i].
         let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

@@ -83,6 +83,15 @@ impl F32Vector for Sse2 {
         Sse2(_mm_or_ps(m, _mm_cmpunord_ps(self.0, b.0)))
     }
     #[inline(always)]
+    unsafe fn max_ordered(self, later: Self) -> Self {
+        // maxps returns its second operand unless the first is greater.
+        Sse2(_mm_max_ps(later.0, self.0))
+    }
+    #[inline(always)]
+    unsafe fn any_nan(self) -> bool {
+        _mm_movemask_ps(_mm_cmpunord_ps(self.0, self.0)) != 0
+    }
+    #[inline(always)]
     unsafe fn deinterleave(self, hi: Self) -> (Self, Self) {
         (
             Sse2(_mm_shuffle_ps::<0b10_00_10_00>(self.0, hi.0)),
