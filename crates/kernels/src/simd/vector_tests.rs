@@ -121,7 +121,11 @@ fn exp_is_accurate_at_every_level() {
 struct PoolOps<'a> {
     a: &'a [f32; 128],
     b: &'a [f32; 64],
-    out: &'a mut [[f32; 64]; 6],
+    out: &'a mut [[f32; 64]; 7],
+    /// NaN only in lane `LANES − 1`.
+    last_nan: &'a [f32; 64],
+    /// `any_nan` of the vectors at `a`, `a + LANES`, `b`, `last_nan`.
+    nans: &'a mut [bool; 4],
     stride: usize,
     n: usize,
 }
@@ -149,6 +153,9 @@ impl SimdKernel for PoolOps<'_> {
             e.add(o)
                 .deinterleave_order()
                 .store(self.out[5].as_mut_ptr());
+            lo.max_ordered(b).store(self.out[6].as_mut_ptr());
+            let last = V::load(self.last_nan.as_ptr());
+            *self.nans = [lo.any_nan(), hi.any_nan(), b.any_nan(), last.any_nan()];
         }
     }
 }
@@ -177,13 +184,18 @@ fn pooling_ops_at_every_level() {
             (7, lanes.min(18)),
             (2, lanes - 1),
         ] {
-            let mut out = [[-99.0f32; 64]; 6];
+            let mut out = [[-99.0f32; 64]; 7];
+            let mut last_nan = [1.0f32; 64];
+            last_nan[lanes - 1] = f32::NAN;
+            let mut nans = [false; 4];
             dispatch(
                 level,
                 PoolOps {
                     a: &a,
                     b: &b,
                     out: &mut out,
+                    last_nan: &last_nan,
+                    nans: &mut nans,
                     stride,
                     n,
                 },
@@ -202,6 +214,16 @@ fn pooling_ops_at_every_level() {
                     got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
                     "{level} max_nan lane {i}: {x} {y} -> {got}"
                 );
+                // The order-preserving maximum: `y` only where `y > x` (ties keep `x`); NaN
+                // lanes are unspecified.
+                if !x.is_nan() && !y.is_nan() {
+                    let want = if y > x { y } else { x };
+                    assert_eq!(
+                        out[6][i].to_bits(),
+                        want.to_bits(),
+                        "{level} max_ordered lane {i}: {x} {y}"
+                    );
+                }
                 assert_eq!(out[1][i].to_bits(), a[2 * i].to_bits(), "{level} even {i}");
                 assert_eq!(
                     out[2][i].to_bits(),
@@ -222,6 +244,9 @@ fn pooling_ops_at_every_level() {
                     "{level} strided {stride} {n} lane {i}"
                 );
             }
+            let has_nan = |x: &[f32]| x[..lanes].iter().any(|v| v.is_nan());
+            let want = [has_nan(&a), has_nan(&a[lanes..]), has_nan(&b), true];
+            assert_eq!(nans, want, "{level} any_nan");
         }
     }
 }
