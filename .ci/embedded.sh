@@ -124,13 +124,44 @@ if want no_alloc; then
         --features direct,im2col,depthwise,winograd --test no_alloc
 fi
 
+# The fuzz build's optimisation level (FUZZ_OPT_LEVEL, e.g. 1 for a smoke run: the build of the
+# kernels with coverage instrumentation, ASan and one codegen unit takes most of the stage's
+# time at opt-level 3). Unset: cargo-fuzz's release default.
+if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL="$FUZZ_OPT_LEVEL"
+fi
+fuzz_here=0
+if want fuzz && [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
+    fuzz_here=1
+fi
+
 if want miri; then
-    step "miri (scripts/miri.sh)"
-    CONVKIT_PROPTEST_CASES=2 scripts/miri.sh
+    if [ "$fuzz_here" = 1 ]; then
+        # Both are single-threaded for most of their time (the Miri interpreter; the fuzz build
+        # of the kernels, one codegen unit): run them side by side on two cores.
+        step "miri (scripts/miri.sh) alongside the fuzz build"
+        miri_log=$(mktemp)
+        CONVKIT_PROPTEST_CASES=2 scripts/miri.sh >"$miri_log" 2>&1 &
+        miri_pid=$!
+        build_rc=0
+        cargo +nightly fuzz build -a --fuzz-dir fuzz || build_rc=$?
+        miri_rc=0
+        wait "$miri_pid" || miri_rc=$?
+        echo "== miri output"
+        cat "$miri_log"
+        rm -f "$miri_log"
+        if [ "$miri_rc" != 0 ] || [ "$build_rc" != 0 ]; then
+            echo "miri exit $miri_rc, fuzz build exit $build_rc" >&2
+            exit 1
+        fi
+    else
+        step "miri (scripts/miri.sh)"
+        CONVKIT_PROPTEST_CASES=2 scripts/miri.sh
+    fi
 fi
 
 if want fuzz; then
-    if [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
+    if [ "$fuzz_here" = 1 ]; then
         step "fuzz smoke: ${FUZZ_TARGETS:-every target} ${FUZZ_SECONDS:-30}s (scripts/fuzz.sh)"
         scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
     else
