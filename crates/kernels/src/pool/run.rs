@@ -335,8 +335,8 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
     }
 }
 
-/// Output rows per call of the shared-row 3×3/2 max kernel: the block's edge columns read
-/// its tap rows just before the kernel does (8 rows of 112 columns: 10 KB, in L1).
+/// Output rows per call of the shared-row 3×3/2 max kernel: the block's edge columns then read
+/// the tap rows the kernel has just read (17 input rows of 112 columns: 7.6 KB, in L1).
 const MAX3S2_ROW_BLOCK: usize = 8;
 
 /// Most edge columns a row keeps in an [`EdgeColumns`] table (more: the generic path).

@@ -93,20 +93,8 @@ pub(crate) trait F32Vector: Copy {
     /// `self` where the lanes compare equal (so `−0.0` vs `+0.0` keeps `self`, the earlier tap).
     #[inline(always)]
     unsafe fn max_nan(self, b: Self) -> Self {
-        let mut x = [0.0f32; 64];
-        let mut y = [0.0f32; 64];
-        // SAFETY: `LANES <= 64`.
-        unsafe {
-            self.store(x.as_mut_ptr());
-            b.store(y.as_mut_ptr());
-        }
-        for (x, y) in x[..Self::LANES].iter_mut().zip(&y[..Self::LANES]) {
-            if y.is_nan() || (*y > *x) {
-                *x = *y;
-            }
-        }
-        // SAFETY: `LANES <= 64`.
-        unsafe { Self::load(x.as_ptr()) }
+        // SAFETY: the `F32Vector` contract, forwarded.
+        unsafe { lanewise(self, b, |x, y| if y.is_nan() || y > x { y } else { x }) }
     }
     /// Lane-wise maximum of `self` (an earlier pooling tap) and `later`: `later` only where
     /// `later > self`, so ties (`−0.0` vs `+0.0`) keep `self`. Where either lane is NaN the
@@ -114,20 +102,8 @@ pub(crate) trait F32Vector: Copy {
     /// instruction on x86 (`maxps later, self`), two elsewhere.
     #[inline(always)]
     unsafe fn max_ordered(self, later: Self) -> Self {
-        let mut x = [0.0f32; 64];
-        let mut y = [0.0f32; 64];
-        // SAFETY: `LANES <= 64`.
-        unsafe {
-            self.store(x.as_mut_ptr());
-            later.store(y.as_mut_ptr());
-        }
-        for (x, y) in x[..Self::LANES].iter_mut().zip(&y[..Self::LANES]) {
-            if *y > *x {
-                *x = *y;
-            }
-        }
-        // SAFETY: `LANES <= 64`.
-        unsafe { Self::load(x.as_ptr()) }
+        // SAFETY: the `F32Vector` contract, forwarded.
+        unsafe { lanewise(self, later, |x, y| if y > x { y } else { x }) }
     }
     /// Whether any lane is NaN.
     #[inline(always)]
@@ -210,4 +186,25 @@ pub(crate) trait F32Vector: Copy {
             e.mul(n.pow2i())
         }
     }
+}
+
+/// `f(a[i], b[i])` in every lane, through arrays: the portable defaults of the binary lane-wise
+/// methods.
+///
+/// # Safety
+/// The [`F32Vector`] contract.
+#[inline(always)]
+unsafe fn lanewise<V: F32Vector>(a: V, b: V, f: impl Fn(f32, f32) -> f32) -> V {
+    let mut x = [0.0f32; 64];
+    let mut y = [0.0f32; 64];
+    // SAFETY: `LANES <= 64`.
+    unsafe {
+        a.store(x.as_mut_ptr());
+        b.store(y.as_mut_ptr());
+    }
+    for (x, y) in x[..V::LANES].iter_mut().zip(&y[..V::LANES]) {
+        *x = f(*x, *y);
+    }
+    // SAFETY: `LANES <= 64`.
+    unsafe { V::load(x.as_ptr()) }
 }
