@@ -43,6 +43,12 @@ pub(crate) struct RowTile {
     pub y_kstride: usize,
     /// Valid output columns in this tile (`1..=NV·LANES`); lanes beyond are not stored.
     pub q_valid: usize,
+    /// How far the tile's last vector is moved back from `(NV−1)·LANES` so that it ends at
+    /// the row's last column (0: the vectors are contiguous). With a shift every vector is
+    /// whole and the last one overlaps its neighbour, recomputing a few columns with the same
+    /// operations (so the same bits): a 28-wide row is one 2-vector tile, not two 1-vector
+    /// tiles with half the accumulators.
+    pub last_shift: usize,
     /// Bias of channel `k0` (then `k0 + 1`, ...), if any.
     pub bias: Option<*const f32>,
     /// Fused activation.
@@ -81,24 +87,29 @@ pub(crate) unsafe fn conv_row_tile<
     // SAFETY: (whole body) offsets stay within the prepared block and filters (see above).
     unsafe {
         let mut acc = [[V::zero(); NV]; KB];
+        let mut offs = [0usize; NV];
+        for (j, o) in offs.iter_mut().enumerate() {
+            *o = j * V::LANES;
+        }
+        offs[NV - 1] -= t.last_shift;
         for c in 0..t.cg {
             for r in 0..t.nr {
                 let x = t.x.add(c * t.x_cstride + r * t.x_rstride);
                 let w = t.w.add(c * t.w_cstride + r * t.s_len);
                 if S != 0 {
                     for s in 0..S {
-                        tap::<V, KB, NV>(&mut acc, x.add(t.taps[s]), w.add(s), t.w_kstride);
+                        tap::<V, KB, NV>(&mut acc, x.add(t.taps[s]), &offs, w.add(s), t.w_kstride);
                     }
                 } else if t.s_len <= MAX_TABLE_TAPS {
                     for s in 0..t.s_len {
-                        tap::<V, KB, NV>(&mut acc, x.add(t.taps[s]), w.add(s), t.w_kstride);
+                        tap::<V, KB, NV>(&mut acc, x.add(t.taps[s]), &offs, w.add(s), t.w_kstride);
                     }
                 } else {
                     let (div, rem, sw, len) = t.step;
                     let (mut phase, mut off) = (0, 0);
                     for s in 0..t.s_len {
                         let xs = x.add(phase * len + off);
-                        tap::<V, KB, NV>(&mut acc, xs, w.add(s), t.w_kstride);
+                        tap::<V, KB, NV>(&mut acc, xs, &offs, w.add(s), t.w_kstride);
                         phase += rem;
                         off += div;
                         if phase >= sw {
@@ -109,23 +120,26 @@ pub(crate) unsafe fn conv_row_tile<
                 }
             }
         }
-        store_tile::<V, KB, NV>(&acc, t);
+        store_tile::<V, KB, NV>(&acc, &offs, t);
     }
 }
 
-/// One kernel tap: `NV` input loads, `KB` weight broadcasts, `KB·NV` FMAs.
+/// One kernel tap: `NV` input loads (vector `j` at `x + offs[j]`), `KB` weight broadcasts,
+/// `KB·NV` FMAs.
 #[inline(always)]
 unsafe fn tap<V: F32Vector, const KB: usize, const NV: usize>(
     acc: &mut [[V; NV]; KB],
     x: *const f32,
+    offs: &[usize; NV],
     w: *const f32,
     w_kstride: usize,
 ) {
-    // SAFETY: (whole body) the caller guarantees `x[..NV·LANES]` and the `KB` weights exist.
+    // SAFETY: (whole body) the caller guarantees `x[offs[j]..][..LANES]` and the `KB`
+    // weights exist.
     unsafe {
         let mut xv = [V::zero(); NV];
-        for (j, v) in xv.iter_mut().enumerate() {
-            *v = V::load(x.add(j * V::LANES));
+        for (v, &o) in xv.iter_mut().zip(offs) {
+            *v = V::load(x.add(o));
         }
         for (kk, row) in acc.iter_mut().enumerate() {
             let wv = V::splat(*w.add(kk * w_kstride));
@@ -136,10 +150,12 @@ unsafe fn tap<V: F32Vector, const KB: usize, const NV: usize>(
     }
 }
 
-/// The fused epilogue: `act(acc + bias)` per channel, stored (the last vector partially).
+/// The fused epilogue: `act(acc + bias)` per channel, stored (vector `j` at `offs[j]`; without
+/// a shift the last vector partially).
 #[inline(always)]
 unsafe fn store_tile<V: F32Vector, const KB: usize, const NV: usize>(
     acc: &[[V; NV]; KB],
+    offs: &[usize; NV],
     t: &RowTile,
 ) {
     // SAFETY: (whole body) writes stay within `q_valid` columns of `KB` output channel rows.
@@ -147,8 +163,7 @@ unsafe fn store_tile<V: F32Vector, const KB: usize, const NV: usize>(
         for (kk, row) in acc.iter().enumerate() {
             let b = t.bias.map(|p| V::splat(*p.add(kk)));
             let y = t.y.add(kk * t.y_kstride);
-            for (j, a) in row.iter().enumerate() {
-                let start = j * V::LANES;
+            for (a, &start) in row.iter().zip(offs) {
                 if start >= t.q_valid {
                     break;
                 }

@@ -290,6 +290,7 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                     y: y_unit,
                     y_kstride,
                     q_valid: 0,
+                    last_shift: 0,
                     bias: None,
                     act: k.act,
                 };
@@ -393,8 +394,40 @@ unsafe fn kvec_row<V: F32Vector, const S: usize>(t: &mut KvecTile, y: *mut f32, 
     t.x = x0;
 }
 
+/// The next column tile of a row of [`row_tiles`]: `(start, nv, last_shift, q_valid,
+/// next_q0)` for the tile after column `q0 < q_len`.
+///
+/// The `v` vectors the rest of the row needs are cut into `⌈v / max_nv⌉` tiles of near-equal
+/// width (70 columns of 16 lanes: 3 + 2 vectors, not 4 + a latency-bound 1); the last tile's
+/// last vector is moved back to end at `q_len` (its `last_shift`) instead of being stored
+/// partially, and a last tile of less than one vector is moved back whole (`start < q0`).
+/// Only a row shorter than one vector stores a partial vector.
+#[inline(always)]
+pub(crate) fn row_column_tile(
+    q0: usize,
+    q_len: usize,
+    lanes: usize,
+    max_nv: usize,
+) -> (usize, usize, usize, usize, usize) {
+    let rem = q_len - q0;
+    if rem < lanes {
+        return if q_len >= lanes {
+            (q_len - lanes, 1, 0, lanes, q_len)
+        } else {
+            (q0, 1, 0, rem, q_len)
+        };
+    }
+    let v = rem.div_ceil(lanes);
+    let nv = v.div_ceil(v.div_ceil(max_nv));
+    if nv < v {
+        (q0, nv, 0, nv * lanes, q0 + nv * lanes)
+    } else {
+        (q0, nv, nv * lanes - rem, rem, q_len)
+    }
+}
+
 /// Covers one output row of `KB` channels with column tiles of up to 4 vectors (AVX-512, 32
-/// registers) or 2 vectors (16-register ISAs).
+/// registers) or 2 vectors (16-register ISAs); see [`row_column_tile`].
 #[inline(always)]
 unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTile, q_len: usize) {
     let lanes = V::LANES;
@@ -402,10 +435,11 @@ unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTi
     let (x0, y0) = (t.x, t.y);
     let mut q0 = 0;
     while q0 < q_len {
-        let (start, nv, valid, next) = column_tile(q0, q_len, lanes, max_nv);
+        let (start, nv, shift, valid, next) = row_column_tile(q0, q_len, lanes, max_nv);
         t.q_valid = valid;
-        // SAFETY: start + nv·lanes <= Q_pad, so the tile's loads end within the phase length
-        // (see `RowPrep`), and its stores within the row's Q columns.
+        t.last_shift = shift;
+        // SAFETY: start + nv·lanes − shift <= Q_pad, so the tile's loads end within the phase
+        // length (see `RowPrep`), and its stores within the row's Q columns.
         unsafe {
             t.x = x0.add(start);
             t.y = y0.add(start);
@@ -423,4 +457,41 @@ unsafe fn row_tiles<V: F32Vector, const KB: usize, const S: usize>(t: &mut RowTi
     }
     t.x = x0;
     t.y = y0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row_column_tile;
+
+    /// The tiles of every row width cover `[0, Q)` exactly once except for the overlap of a
+    /// shifted last vector, never read past `Q`, and only a row narrower than a vector stores
+    /// a partial vector.
+    #[test]
+    fn row_tiles_cover_the_row() {
+        for (lanes, max_nv) in [(16, 4), (8, 2), (4, 2), (1, 2)] {
+            for q_len in 1..=200 {
+                let mut q0 = 0;
+                let mut tiles = 0;
+                while q0 < q_len {
+                    let (start, nv, shift, valid, next) = row_column_tile(q0, q_len, lanes, max_nv);
+                    assert!((1..=max_nv).contains(&nv), "{q_len} {lanes}");
+                    assert!(shift < lanes && (shift == 0 || next == q_len));
+                    assert!(start <= q0 && start + valid == next);
+                    // The vectors end exactly at the tile's end (nothing read past Q), except
+                    // in a row narrower than one vector, which stores a partial vector.
+                    let end = start + nv * lanes - shift;
+                    if q_len >= lanes {
+                        assert_eq!(end, next, "{q_len} {lanes}");
+                    } else {
+                        assert_eq!((nv, shift, valid), (1, 0, q_len));
+                    }
+                    tiles += 1;
+                    q0 = next;
+                }
+                assert_eq!(q0, q_len);
+                let vectors = q_len.div_ceil(lanes);
+                assert!(tiles <= vectors.div_ceil(max_nv) + 1, "{q_len} {lanes}");
+            }
+        }
+    }
 }
