@@ -9,12 +9,14 @@
 use crate::layers::{LinearPlan, LINEAR_SHARD_ROWS};
 use convkit_kernels::{Conv2dPlan, Error, OutputPiece, Pool2dPlan};
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A sized rayon pool (or the calling thread alone, for one thread).
 #[derive(Debug)]
 pub struct Threads {
     pool: Option<rayon::ThreadPool>,
     count: usize,
+    split_small: bool,
 }
 
 impl Threads {
@@ -35,7 +37,19 @@ impl Threads {
                     })?,
             )
         };
-        Ok(Threads { pool, count })
+        Ok(Threads {
+            pool,
+            count,
+            split_small: false,
+        })
+    }
+
+    /// Whether calls below [`MIN_CONV_FLOPS_PER_LEAF`] / [`MIN_POOL_BYTES_PER_LEAF`] per
+    /// thread are split anyway (default: no, they run on the calling thread). The result is
+    /// the same bits either way; tests use this to exercise every split on small shapes.
+    pub fn split_small_calls(mut self, yes: bool) -> Threads {
+        self.split_small = yes;
+        self
     }
 
     /// One thread per available core.
@@ -45,6 +59,7 @@ impl Threads {
         Threads::new(n).unwrap_or(Threads {
             pool: None,
             count: 1,
+            split_small: false,
         })
     }
 
@@ -58,26 +73,50 @@ impl Threads {
     /// forward pass enters the pool once instead of once per layer. Entering a rayon pool
     /// from outside queues one job in its injector, which allocates a 1.5 KB block every 63
     /// entries; inside, `join` does not allocate.
+    ///
+    /// While `f` runs, the pool's other threads stay awake polling for its pieces
+    /// ([`keep_warm`]) instead of going to sleep between calls: waking a sleeping rayon worker
+    /// took 25–75 µs (median) on the 2-vCPU benchmark machine, a third of a LeNet layer at
+    /// batch 256. The price is that those threads spin at 100% while `f` runs.
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.pool {
-            Some(pool) => pool.install(f),
+            Some(pool) => pool.install(|| {
+                let done = AtomicBool::new(false);
+                let owner = rayon::current_thread_index();
+                let (r, ()) = rayon::join(
+                    || {
+                        // Set even if `f` panics, or `join` would wait for the spinner forever.
+                        let _done = SetOnDrop(&done);
+                        f()
+                    },
+                    || keep_warm(&done, owner),
+                );
+                r
+            }),
             None => f(),
         }
     }
 
     /// Runs `f(piece, scratch)` on every leaf of `output` split over the threads, the leaves
-    /// covering disjoint unit ranges; returns the first error.
+    /// covering disjoint unit ranges; returns the first error. At most `work_leaves` leaves:
+    /// a call too small to pay for a split runs on the calling thread.
     fn for_each_piece<F>(
         &self,
         whole: OutputPiece<'_>,
         scratch: &mut [f32],
         scratch_per_leaf: usize,
+        work_leaves: usize,
         f: &F,
     ) -> Result<(), Error>
     where
         F: Fn(OutputPiece<'_>, &mut [f32]) -> Result<(), Error> + Sync,
     {
-        let leaves = self.count.min(whole.len()).max(1);
+        let work_leaves = if self.split_small {
+            usize::MAX
+        } else {
+            work_leaves
+        };
+        let leaves = self.count.min(whole.len()).min(work_leaves).max(1);
         match &self.pool {
             Some(pool) if leaves > 1 => {
                 pool.install(|| split_run(whole, scratch, scratch_per_leaf, leaves, f))
@@ -99,7 +138,7 @@ impl Threads {
         let per_leaf = plan.scratch_len();
         let buf = scratch.reserve(per_leaf, self.count)?;
         let whole = OutputPiece::whole(output, plan.unit_geometry())?;
-        self.for_each_piece(whole, buf, per_leaf, &|piece, s| {
+        self.for_each_piece(whole, buf, per_leaf, conv_leaves(plan), &|piece, s| {
             plan.run_piece(piece, input, weights, bias, s)
         })
     }
@@ -119,7 +158,7 @@ impl Threads {
         let per_leaf = plan.prepared_scratch_len();
         let buf = scratch.reserve(per_leaf, self.count)?;
         let whole = OutputPiece::whole(output, plan.unit_geometry())?;
-        self.for_each_piece(whole, buf, per_leaf, &|piece, s| {
+        self.for_each_piece(whole, buf, per_leaf, conv_leaves(plan), &|piece, s| {
             plan.run_piece_prepared(piece, input, prepared, bias, s)
         })
     }
@@ -201,7 +240,53 @@ impl Threads {
         output: &mut [f32],
     ) -> Result<(), Error> {
         let whole = OutputPiece::whole(output, plan.unit_geometry())?;
-        self.for_each_piece(whole, &mut [], 0, &|piece, _| plan.run_piece(piece, input))
+        let d = plan.descriptor();
+        let bytes = 4 * (d.input_len() + d.output_len());
+        let work_leaves = bytes / MIN_POOL_BYTES_PER_LEAF;
+        self.for_each_piece(whole, &mut [], 0, work_leaves, &|piece, _| {
+            plan.run_piece(piece, input)
+        })
+    }
+}
+
+/// Least convolution work worth a thread of its own (direct-convolution FLOPs): about 10–20 µs
+/// at this library's speeds. Splitting less cost more than it saved: LeNet batch 1 ran its
+/// 0.2–0.5 MFLOP layers in halves on two threads and took 37 µs per image against 17 µs on
+/// one (the halves' sync and the activations crossing cores outweigh a few µs of arithmetic).
+pub const MIN_CONV_FLOPS_PER_LEAF: f64 = 1.0e6;
+
+/// Least pooling traffic (input + output bytes) worth a thread of its own.
+pub const MIN_POOL_BYTES_PER_LEAF: usize = 128 * 1024;
+
+/// How many leaves a convolution's work pays for.
+fn conv_leaves(plan: &Conv2dPlan) -> usize {
+    (plan.descriptor().flops() / MIN_CONV_FLOPS_PER_LEAF) as usize
+}
+
+/// Sets the flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Runs pool work on this thread until `done`: the half of [`Threads::install`]'s `join` that
+/// another worker steals. Work it finds (the pieces `f` splits off) runs at once, without a
+/// sleeping worker's wake-up. When the `owner` thread (the one running `f`) gets the job back
+/// itself, after `f` or while waiting inside a nested `join`, it returns at once: spinning
+/// there would wait for a `done` that only the owner can set.
+fn keep_warm(done: &AtomicBool, owner: Option<usize>) {
+    if rayon::current_thread_index() == owner {
+        return;
+    }
+    while !done.load(Ordering::Acquire) {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => {}
+            Some(rayon::Yield::Idle) => std::hint::spin_loop(),
+            None => return,
+        }
     }
 }
 
@@ -354,6 +439,7 @@ mod tests {
             let mut got = vec![0.0; desc.output_len()];
             Threads::new(t)
                 .unwrap()
+                .split_small_calls(true)
                 .conv2d(
                     &plan,
                     &input,
@@ -369,6 +455,113 @@ mod tests {
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{t} threads"
             );
+        }
+    }
+
+    #[test]
+    fn install_keeps_results_nests_and_propagates_panics() {
+        let threads = Threads::new(2).unwrap();
+        // Work split inside `install` runs on both threads, and nested installs return.
+        let (a, b) = threads.install(|| {
+            rayon::join(
+                || threads.install(|| (0..1000u64).sum::<u64>()),
+                rayon::current_thread_index,
+            )
+        });
+        assert_eq!(a, 499_500);
+        assert!(b.is_some());
+        // A panic inside `f` reaches the caller instead of leaving the spinner waiting.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            threads.install(|| panic!("inside install"))
+        }));
+        assert!(caught.is_err());
+        // The pool still works afterwards.
+        assert_eq!(threads.install(|| 7), 7);
+    }
+
+    #[test]
+    fn conv_inside_install_matches_one_thread() {
+        let desc = Conv2d::builder()
+            .batch(2)
+            .channels(3, 8)
+            .input_size(12, 10)
+            .kernel_size(3, 3)
+            .padding(Padding::uniform(1))
+            .build()
+            .unwrap();
+        let plan = Conv2dPlan::new(&desc, ConvOptions::default()).unwrap();
+        let input: Vec<f32> = (0..desc.input_len())
+            .map(|i| (i as f32 * 0.3).sin())
+            .collect();
+        let weights: Vec<f32> = (0..desc.weights_len())
+            .map(|i| (i as f32 * 0.7).cos())
+            .collect();
+        let run = |t: usize| {
+            let threads = Threads::new(t).unwrap().split_small_calls(true);
+            let mut out = vec![0.0; desc.output_len()];
+            let mut scratch = Scratch::new();
+            threads
+                .install(|| {
+                    (0..3).try_for_each(|_| {
+                        threads.conv2d(&plan, &input, &weights, None, &mut out, &mut scratch)
+                    })
+                })
+                .unwrap();
+            out
+        };
+        let want = run(1);
+        for t in [2, 3] {
+            let got = run(t);
+            assert!(want
+                .iter()
+                .zip(&got)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+
+    #[test]
+    fn small_calls_run_on_one_thread() {
+        let small = Conv2d::builder()
+            .channels(1, 6)
+            .input_size(28, 28)
+            .kernel_size(5, 5)
+            .build()
+            .unwrap();
+        let big = Conv2d::builder()
+            .batch(64)
+            .channels(1, 6)
+            .input_size(28, 28)
+            .kernel_size(5, 5)
+            .build()
+            .unwrap();
+        for (desc, want_split) in [(small, false), (big, true)] {
+            let plan = Conv2dPlan::new(&desc, ConvOptions::default()).unwrap();
+            let input = vec![1.0; desc.input_len()];
+            let weights = vec![0.5; desc.weights_len()];
+            for split_small in [false, true] {
+                let threads = Threads::new(2).unwrap().split_small_calls(split_small);
+                let mut out = vec![0.0; desc.output_len()];
+                let mut scratch = Scratch::new();
+                let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+                threads
+                    .install(|| {
+                        let whole = OutputPiece::whole(&mut out, plan.unit_geometry())?;
+                        let buf = scratch.reserve(plan.scratch_len(), 2)?;
+                        threads.for_each_piece(
+                            whole,
+                            buf,
+                            plan.scratch_len(),
+                            conv_leaves(&plan),
+                            &|piece, s| {
+                                seen.lock().unwrap().insert(piece.units().start);
+                                plan.run_piece(piece, &input, &weights, None, s)
+                            },
+                        )
+                    })
+                    .unwrap();
+                let leaves = seen.into_inner().unwrap().len();
+                assert_eq!(leaves, if want_split || split_small { 2 } else { 1 });
+            }
         }
     }
 

@@ -254,8 +254,10 @@ fn results_are_bit_identical_at_any_thread_count() {
     for n in [1, 3, 8, 70] {
         let x = rng.tensor(&[n, 1, 28, 28], 1.0);
         let want = base.forward(&x).unwrap().to_tensor();
-        for t in [2, 3, 4] {
-            let mut m = lenet().with_threads(Threads::new(t).unwrap());
+        for (t, split_small) in [(2, false), (2, true), (3, true), (4, true)] {
+            // `split_small_calls`: split even the layers too small to pay for it (batch 1).
+            let threads = Threads::new(t).unwrap().split_small_calls(split_small);
+            let mut m = lenet().with_threads(threads);
             m.load_safetensors_bytes(&bytes, "mem".as_ref()).unwrap();
             let got = m.forward(&x).unwrap();
             assert!(
@@ -263,7 +265,7 @@ fn results_are_bit_identical_at_any_thread_count() {
                     .iter()
                     .zip(want.data())
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "batch {n}, {t} threads"
+                "batch {n}, {t} threads, split_small {split_small}"
             );
         }
     }
