@@ -53,6 +53,10 @@ struct Planned {
     output: Shape,
     steps: Vec<Step>,
     buffers: [Vec<f32>; 2],
+    /// Some step splits over the threads: the pass keeps them awake
+    /// ([`Threads::install_warm`]); a pass that splits nothing (LeNet batch 1) does not wait
+    /// for a worker's wake-up.
+    splits: bool,
 }
 
 #[derive(Debug)]
@@ -202,11 +206,18 @@ impl Sequential {
         self.scratch
             .reserve(max_scratch, threads.count())
             .map_err(|e| Error::kernel("scratch", e))?;
+        let splits = steps.iter().any(|s| match &s.kind {
+            StepKind::Conv(p) => threads.conv_leaves(p) > 1,
+            StepKind::Linear(p) => threads.linear_leaves(p) > 1,
+            StepKind::Pool(p) => threads.pool_leaves(p) > 1,
+            StepKind::Activation(_) => false,
+        });
         self.planned = Some(Planned {
             input,
             output: shape,
             steps,
             buffers: [vec![0.0; max_len], vec![0.0; max_len]],
+            splits,
         });
         Ok(())
     }
@@ -234,7 +245,13 @@ impl Sequential {
         };
         let layers = &self.layers;
         let scratch = &mut self.scratch;
-        let at = threads.install(|| run_steps(planned, layers, threads, scratch, input, None))?;
+        let splits = planned.splits;
+        let run = || run_steps(planned, layers, threads, scratch, input, None);
+        let at = if splits {
+            threads.install_warm(run)?
+        } else {
+            threads.install(run)?
+        };
         let out_len = planned.output.numel();
         let data: &[f32] = match at {
             Loc::Input => {

@@ -73,12 +73,21 @@ impl Threads {
     /// forward pass enters the pool once instead of once per layer. Entering a rayon pool
     /// from outside queues one job in its injector, which allocates a 1.5 KB block every 63
     /// entries; inside, `join` does not allocate.
-    ///
-    /// While `f` runs, the pool's other threads stay awake polling for its pieces
-    /// ([`keep_warm`]) instead of going to sleep between calls: waking a sleeping rayon worker
-    /// took 25–75 µs (median) on the 2-vCPU benchmark machine, a third of a LeNet layer at
-    /// batch 256. The price is that those threads spin at 100% while `f` runs.
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+
+    /// [`Threads::install`], with the pool's other threads kept awake polling for the pieces
+    /// `f` splits off ([`keep_warm`]) instead of sleeping between calls: waking a sleeping
+    /// rayon worker took 25–75 µs (median) on the 2-vCPU benchmark machine, a third of a
+    /// LeNet layer at batch 256. Worth it when `f` makes several split calls; the price is
+    /// that those threads spin while `f` runs, and that `f` returns only once a thread that
+    /// took the spinning job has seen it finish (for a short `f` that never splits, that
+    /// thread's wake-up: use [`Threads::install`] there).
+    pub fn install_warm<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.pool {
             Some(pool) => pool.install(|| {
                 let done = AtomicBool::new(false);
@@ -97,6 +106,31 @@ impl Threads {
         }
     }
 
+    /// Leaves (threads) a call of `units` work units that pays for `work_leaves` would use.
+    fn leaves(&self, units: usize, work_leaves: usize) -> usize {
+        let work_leaves = if self.split_small {
+            usize::MAX
+        } else {
+            work_leaves
+        };
+        self.count.min(units).min(work_leaves).max(1)
+    }
+
+    /// Threads [`Threads::conv2d`] would split `plan` over.
+    pub fn conv_leaves(&self, plan: &Conv2dPlan) -> usize {
+        self.leaves(plan.unit_geometry().units(), conv_work_leaves(plan))
+    }
+
+    /// Threads [`Threads::pool2d`] would split `plan` over.
+    pub fn pool_leaves(&self, plan: &Pool2dPlan) -> usize {
+        self.leaves(plan.unit_geometry().units(), pool_work_leaves(plan))
+    }
+
+    /// Threads [`Threads::linear`] would split `plan` over.
+    pub fn linear_leaves(&self, plan: &LinearPlan) -> usize {
+        self.count.min(plan.shards()).max(1)
+    }
+
     /// Runs `f(piece, scratch)` on every leaf of `output` split over the threads, the leaves
     /// covering disjoint unit ranges; returns the first error. At most `work_leaves` leaves:
     /// a call too small to pay for a split runs on the calling thread.
@@ -111,12 +145,7 @@ impl Threads {
     where
         F: Fn(OutputPiece<'_>, &mut [f32]) -> Result<(), Error> + Sync,
     {
-        let work_leaves = if self.split_small {
-            usize::MAX
-        } else {
-            work_leaves
-        };
-        let leaves = self.count.min(whole.len()).min(work_leaves).max(1);
+        let leaves = self.leaves(whole.len(), work_leaves);
         match &self.pool {
             Some(pool) if leaves > 1 => {
                 pool.install(|| split_run(whole, scratch, scratch_per_leaf, leaves, f))
@@ -138,7 +167,7 @@ impl Threads {
         let per_leaf = plan.scratch_len();
         let buf = scratch.reserve(per_leaf, self.count)?;
         let whole = OutputPiece::whole(output, plan.unit_geometry())?;
-        self.for_each_piece(whole, buf, per_leaf, conv_leaves(plan), &|piece, s| {
+        self.for_each_piece(whole, buf, per_leaf, conv_work_leaves(plan), &|piece, s| {
             plan.run_piece(piece, input, weights, bias, s)
         })
     }
@@ -158,7 +187,7 @@ impl Threads {
         let per_leaf = plan.prepared_scratch_len();
         let buf = scratch.reserve(per_leaf, self.count)?;
         let whole = OutputPiece::whole(output, plan.unit_geometry())?;
-        self.for_each_piece(whole, buf, per_leaf, conv_leaves(plan), &|piece, s| {
+        self.for_each_piece(whole, buf, per_leaf, conv_work_leaves(plan), &|piece, s| {
             plan.run_piece_prepared(piece, input, prepared, bias, s)
         })
     }
@@ -240,9 +269,7 @@ impl Threads {
         output: &mut [f32],
     ) -> Result<(), Error> {
         let whole = OutputPiece::whole(output, plan.unit_geometry())?;
-        let d = plan.descriptor();
-        let bytes = 4 * (d.input_len() + d.output_len());
-        let work_leaves = bytes / MIN_POOL_BYTES_PER_LEAF;
+        let work_leaves = pool_work_leaves(plan);
         self.for_each_piece(whole, &mut [], 0, work_leaves, &|piece, _| {
             plan.run_piece(piece, input)
         })
@@ -259,8 +286,14 @@ pub const MIN_CONV_FLOPS_PER_LEAF: f64 = 1.0e6;
 pub const MIN_POOL_BYTES_PER_LEAF: usize = 128 * 1024;
 
 /// How many leaves a convolution's work pays for.
-fn conv_leaves(plan: &Conv2dPlan) -> usize {
+fn conv_work_leaves(plan: &Conv2dPlan) -> usize {
     (plan.descriptor().flops() / MIN_CONV_FLOPS_PER_LEAF) as usize
+}
+
+/// How many leaves a pooling's traffic pays for.
+fn pool_work_leaves(plan: &Pool2dPlan) -> usize {
+    let d = plan.descriptor();
+    4 * (d.input_len() + d.output_len()) / MIN_POOL_BYTES_PER_LEAF
 }
 
 /// Sets the flag when dropped.
@@ -272,7 +305,7 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
-/// Runs pool work on this thread until `done`: the half of [`Threads::install`]'s `join` that
+/// Runs pool work on this thread until `done`: the half of [`Threads::install_warm`]'s `join` that
 /// another worker steals. Work it finds (the pieces `f` splits off) runs at once, without a
 /// sleeping worker's wake-up. When the `owner` thread (the one running `f`) gets the job back
 /// itself, after `f` or while waiting inside a nested `join`, it returns at once: spinning
@@ -462,9 +495,9 @@ mod tests {
     fn install_keeps_results_nests_and_propagates_panics() {
         let threads = Threads::new(2).unwrap();
         // Work split inside `install` runs on both threads, and nested installs return.
-        let (a, b) = threads.install(|| {
+        let (a, b) = threads.install_warm(|| {
             rayon::join(
-                || threads.install(|| (0..1000u64).sum::<u64>()),
+                || threads.install_warm(|| (0..1000u64).sum::<u64>()),
                 rayon::current_thread_index,
             )
         });
@@ -472,11 +505,11 @@ mod tests {
         assert!(b.is_some());
         // A panic inside `f` reaches the caller instead of leaving the spinner waiting.
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            threads.install(|| panic!("inside install"))
+            threads.install_warm(|| panic!("inside install"))
         }));
         assert!(caught.is_err());
         // The pool still works afterwards.
-        assert_eq!(threads.install(|| 7), 7);
+        assert_eq!(threads.install_warm(|| 7), 7);
     }
 
     #[test]
@@ -501,7 +534,7 @@ mod tests {
             let mut out = vec![0.0; desc.output_len()];
             let mut scratch = Scratch::new();
             threads
-                .install(|| {
+                .install_warm(|| {
                     (0..3).try_for_each(|_| {
                         threads.conv2d(&plan, &input, &weights, None, &mut out, &mut scratch)
                     })
@@ -551,7 +584,7 @@ mod tests {
                             whole,
                             buf,
                             plan.scratch_len(),
-                            conv_leaves(&plan),
+                            conv_work_leaves(&plan),
                             &|piece, s| {
                                 seen.lock().unwrap().insert(piece.units().start);
                                 plan.run_piece(piece, &input, &weights, None, s)
@@ -561,6 +594,7 @@ mod tests {
                     .unwrap();
                 let leaves = seen.into_inner().unwrap().len();
                 assert_eq!(leaves, if want_split || split_small { 2 } else { 1 });
+                assert_eq!(threads.conv_leaves(&plan), leaves);
             }
         }
     }

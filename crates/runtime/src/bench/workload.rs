@@ -118,14 +118,14 @@ impl Workload {
     }
 
     /// Times [`Workload::run`] with [`measure`], the whole timing loop running inside the
-    /// thread pool as a model's forward pass does ([`Threads::install`]): each call then
+    /// thread pool as a model's forward pass does ([`Threads::install_warm`]): each call then
     /// splits over workers that are already awake. Entering the pool from outside on every
     /// call puts the caller to sleep and wakes it again (tens of µs on a virtual machine),
     /// which a 0.2 ms pooling call cannot hide.
     pub fn measure(&mut self, opts: TimingOptions) -> Result<Timing, Error> {
         let Workload { threads, prepared } = self;
         let threads = &*threads;
-        threads.install(|| measure(opts, || run_prepared(threads, prepared)))
+        threads.install_warm(|| measure(opts, || run_prepared(threads, prepared)))
     }
 
     /// Name of the algorithm the plan runs (`pool` for pooling).
