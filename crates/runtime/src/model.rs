@@ -54,8 +54,8 @@ struct Planned {
     steps: Vec<Step>,
     buffers: [Vec<f32>; 2],
     /// Some step splits over the threads: the pass keeps them awake
-    /// ([`Threads::install_warm`]); a pass that splits nothing (LeNet batch 1) does not wait
-    /// for a worker's wake-up.
+    /// ([`Threads::install_warm`]); a pass that splits nothing (LeNet batch 1) runs on the
+    /// calling thread and waits for no worker's wake-up.
     splits: bool,
 }
 
@@ -246,11 +246,13 @@ impl Sequential {
         let layers = &self.layers;
         let scratch = &mut self.scratch;
         let splits = planned.splits;
-        let run = || run_steps(planned, layers, threads, scratch, input, None);
+        let mut run = || run_steps(planned, layers, threads, scratch, input, None);
+        // A pass that splits nothing runs on the caller: entering the pool would hand it to a
+        // worker and wait for that worker's wake-up (12 µs on a 26 µs LeNet batch-1 pass).
         let at = if splits {
             threads.install_warm(run)?
         } else {
-            threads.install(run)?
+            run()?
         };
         let out_len = planned.output.numel();
         let data: &[f32] = match at {
