@@ -81,7 +81,7 @@ impl Threads {
     }
 
     /// [`Threads::install`], with the pool's other threads kept awake polling for the pieces
-    /// `f` splits off ([`keep_warm`]) instead of sleeping between calls: waking a sleeping
+    /// `f` splits off (`keep_warm`) instead of sleeping between calls: waking a sleeping
     /// rayon worker took 25–75 µs (median) on the 2-vCPU benchmark machine, a third of a
     /// LeNet layer at batch 256. Worth it when `f` makes several split calls; the price is
     /// that those threads spin while `f` runs, and that `f` returns only once a thread that
