@@ -280,10 +280,16 @@ impl Sequential {
         let mut times = vec![Duration::ZERO; planned.steps.len()];
         let layers = &self.layers;
         let scratch = &mut self.scratch;
+        let splits = planned.splits;
         for _ in 0..runs {
             let t = &mut times[..];
-            threads
-                .install(|| run_steps(planned, layers, threads, scratch, input.data(), Some(t)))?;
+            // As `forward` runs the pass, so the times are those of a forward pass.
+            let mut run = || run_steps(planned, layers, threads, scratch, input.data(), Some(t));
+            if splits {
+                threads.install_warm(run)?;
+            } else {
+                run()?;
+            }
         }
         Ok(planned
             .steps

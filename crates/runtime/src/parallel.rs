@@ -1,8 +1,9 @@
 //! Running kernel plans on a rayon thread pool.
 //!
 //! A plan's output is cut into work units (see [`convkit_kernels::split`]); [`Threads`]
-//! halves the output recursively with `rayon::join`, one leaf per thread, each leaf with its own
-//! slice of one scratch buffer. `join` needs no heap allocation, and every unit is computed the
+//! halves the output recursively with `rayon::join`, at most one leaf per thread (fewer, or
+//! none, for calls too small to pay for a split), each leaf with its own slice of one scratch
+//! buffer. `join` needs no heap allocation, and every unit is computed the
 //! same way in any leaf, so results are bit-identical at any thread count and a call allocates
 //! nothing once its [`Scratch`] has grown to size.
 
@@ -10,6 +11,7 @@ use crate::layers::{LinearPlan, LINEAR_SHARD_ROWS};
 use convkit_kernels::{Conv2dPlan, Error, OutputPiece, Pool2dPlan};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// A sized rayon pool (or the calling thread alone, for one thread).
 #[derive(Debug)]
@@ -80,13 +82,16 @@ impl Threads {
         }
     }
 
-    /// [`Threads::install`], with the pool's other threads kept awake polling for the pieces
-    /// `f` splits off (`keep_warm`) instead of sleeping between calls: waking a sleeping
-    /// rayon worker took 25–75 µs (median) on the 2-vCPU benchmark machine, a third of a
-    /// LeNet layer at batch 256. Worth it when `f` makes several split calls; the price is
-    /// that those threads spin while `f` runs, and that `f` returns only once a thread that
-    /// took the spinning job has seen it finish (for a short `f` that never splits, that
-    /// thread's wake-up: use [`Threads::install`] there).
+    /// [`Threads::install`], with one other thread of the pool kept awake polling for the
+    /// pieces `f` splits off (`keep_warm`) instead of sleeping between calls: waking a
+    /// sleeping rayon worker took 25–75 µs (median) on the 2-vCPU benchmark machine, a third
+    /// of a LeNet layer at batch 256. Worth it when `f` makes several split calls; the price
+    /// is that the thread spins while `f` runs (it gives up after [`KEEP_WARM_IDLE`] without
+    /// work), that it may run other work queued on the pool meanwhile (which `f`'s return
+    /// then waits for, as any rayon `join` would), and that `f` returns only once the thread
+    /// that took the spinning job has seen it finish (for a short `f` that never splits, that
+    /// thread's wake-up: use [`Threads::install`] there). With more than two threads the
+    /// others still sleep between calls.
     pub fn install_warm<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.pool {
             Some(pool) => pool.install(|| {
@@ -296,6 +301,11 @@ fn pool_work_leaves(plan: &Pool2dPlan) -> usize {
     4 * (d.input_len() + d.output_len()) / MIN_POOL_BYTES_PER_LEAF
 }
 
+/// How long `keep_warm` polls without finding work before it lets its thread sleep (OpenMP
+/// runtimes spin for 200 ms by default; a pass with a long unsplit stretch should not burn a
+/// core for all of it).
+pub const KEEP_WARM_IDLE: Duration = Duration::from_millis(2);
+
 /// Sets the flag when dropped.
 struct SetOnDrop<'a>(&'a AtomicBool);
 
@@ -314,10 +324,18 @@ fn keep_warm(done: &AtomicBool, owner: Option<usize>) {
     if rayon::current_thread_index() == owner {
         return;
     }
+    let mut idle_since: Option<Instant> = None;
     while !done.load(Ordering::Acquire) {
         match rayon::yield_now() {
-            Some(rayon::Yield::Executed) => {}
-            Some(rayon::Yield::Idle) => std::hint::spin_loop(),
+            Some(rayon::Yield::Executed) => idle_since = None,
+            Some(rayon::Yield::Idle) => {
+                // Returning early is always safe: `join` only needs this job to finish.
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > KEEP_WARM_IDLE {
+                    return;
+                }
+                std::hint::spin_loop();
+            }
             None => return,
         }
     }
@@ -536,6 +554,9 @@ mod tests {
             threads
                 .install_warm(|| {
                     (0..3).try_for_each(|_| {
+                        // Longer than the spinner polls without work: later calls split
+                        // over a worker that gave up spinning and sleeps.
+                        std::thread::sleep(KEEP_WARM_IDLE * 2);
                         threads.conv2d(&plan, &input, &weights, None, &mut out, &mut scratch)
                     })
                 })

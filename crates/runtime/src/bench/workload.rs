@@ -118,8 +118,9 @@ impl Workload {
     }
 
     /// Times [`Workload::run`] with [`measure`], the whole timing loop running inside the
-    /// thread pool as a model's forward pass does ([`Threads::install_warm`]): each call then
-    /// splits over workers that are already awake. Entering the pool from outside on every
+    /// thread pool as a model's forward pass does ([`Threads::install_warm`]): each call that
+    /// splits (see [`Threads::conv_leaves`]) then splits over workers that are already awake;
+    /// a call too small to split runs on the caller. Entering the pool from outside on every
     /// call puts the caller to sleep and wakes it again (tens of µs on a virtual machine),
     /// which a 0.2 ms pooling call cannot hide.
     pub fn measure(&mut self, opts: TimingOptions) -> Result<Timing, Error> {

@@ -91,6 +91,8 @@ pub(crate) unsafe fn conv_row_tile<
         for (j, o) in offs.iter_mut().enumerate() {
             *o = j * V::LANES;
         }
+        // `row_column_tile` shifts only tiles of 2+ vectors, by less than a vector.
+        debug_assert!(t.last_shift == 0 || (NV > 1 && t.last_shift < V::LANES));
         offs[NV - 1] -= t.last_shift;
         for c in 0..t.cg {
             for r in 0..t.nr {
