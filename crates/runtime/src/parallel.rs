@@ -456,23 +456,36 @@ mod tests {
     use super::*;
     use convkit_kernels::{Conv2d, ConvOptions, Padding};
 
-    #[test]
-    fn conv_is_bit_identical_at_any_thread_count() {
+    /// A 3×3, pad-1 convolution of `n×c×h×w` to `k` channels, its plan, and deterministic
+    /// input and weights.
+    fn conv3x3_case(
+        n: usize,
+        c: usize,
+        k: usize,
+        h: usize,
+        w: usize,
+    ) -> (Conv2d, Conv2dPlan, Vec<f32>, Vec<f32>) {
         let desc = Conv2d::builder()
-            .batch(3)
-            .channels(4, 5)
-            .input_size(9, 7)
+            .batch(n)
+            .channels(c, k)
+            .input_size(h, w)
             .kernel_size(3, 3)
             .padding(Padding::uniform(1))
             .build()
             .unwrap();
         let plan = Conv2dPlan::new(&desc, ConvOptions::default()).unwrap();
-        let input: Vec<f32> = (0..desc.input_len())
+        let input = (0..desc.input_len())
             .map(|i| (i as f32 * 0.37).sin())
             .collect();
-        let weights: Vec<f32> = (0..desc.weights_len())
+        let weights = (0..desc.weights_len())
             .map(|i| (i as f32 * 0.11).cos())
             .collect();
+        (desc, plan, input, weights)
+    }
+
+    #[test]
+    fn conv_is_bit_identical_at_any_thread_count() {
+        let (desc, plan, input, weights) = conv3x3_case(3, 4, 5, 9, 7);
         let bias: Vec<f32> = (0..5).map(|i| i as f32 * 0.1).collect();
         let mut want = vec![0.0; desc.output_len()];
         Threads::new(1)
@@ -532,21 +545,7 @@ mod tests {
 
     #[test]
     fn conv_inside_install_matches_one_thread() {
-        let desc = Conv2d::builder()
-            .batch(2)
-            .channels(3, 8)
-            .input_size(12, 10)
-            .kernel_size(3, 3)
-            .padding(Padding::uniform(1))
-            .build()
-            .unwrap();
-        let plan = Conv2dPlan::new(&desc, ConvOptions::default()).unwrap();
-        let input: Vec<f32> = (0..desc.input_len())
-            .map(|i| (i as f32 * 0.3).sin())
-            .collect();
-        let weights: Vec<f32> = (0..desc.weights_len())
-            .map(|i| (i as f32 * 0.7).cos())
-            .collect();
+        let (desc, plan, input, weights) = conv3x3_case(2, 3, 8, 12, 10);
         let run = |t: usize| {
             let threads = Threads::new(t).unwrap().split_small_calls(true);
             let mut out = vec![0.0; desc.output_len()];
