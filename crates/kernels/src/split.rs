@@ -2,9 +2,14 @@
 //!
 //! The kernels crate is single-threaded; the runtime crate runs pieces on a thread pool. The
 //! output of a call (`N×K×P×Q`, NCHW) is divided into *work units*: one unit is batch item
-//! `n` and a block of `rows_per_unit` consecutive output rows, across all channels. Units
-//! write disjoint output elements, and each unit is computed the same way whichever piece it
-//! lands in, so results are bit-identical at any thread count.
+//! `n`, a block of `rows_per_unit` consecutive output rows and a block of
+//! `channels_per_unit` consecutive output channels (all channels for most plans; GEMM-shaped
+//! plans on small images cut the channels too, so that one image still gives every thread an
+//! equal share). Units are numbered batch item first, then row block, then channel block: the
+//! channel blocks of one row block are neighbours, so a piece that holds several of them can
+//! reuse what they share (a Winograd plan transforms the input rows once for all of them).
+//! Units write disjoint output elements, and each unit is computed the same way whichever
+//! piece it lands in, so results are bit-identical at any thread count.
 //!
 //! An [`OutputPiece`] is a mutable borrow of the output restricted to a range of units. It is
 //! made from the whole `&mut [f32]` ([`OutputPiece::whole`]) and halved with
@@ -26,17 +31,30 @@ pub struct UnitGeometry {
     pub rows: usize,
     /// Output columns `Q`.
     pub cols: usize,
-    /// Output rows per unit (the last unit of each batch item may have fewer).
+    /// Output rows per unit (the last row block of each batch item may have fewer).
     pub rows_per_unit: usize,
+    /// Output channels per unit (the last channel block may have fewer); `channels` when
+    /// units span all channels.
+    pub channels_per_unit: usize,
 }
 
 impl UnitGeometry {
-    /// Units per batch item.
-    pub fn units_per_item(&self) -> usize {
+    /// Row blocks per batch item, `⌈P / rows_per_unit⌉`.
+    pub fn row_blocks(&self) -> usize {
         self.rows.div_ceil(self.rows_per_unit)
     }
 
-    /// Total units, `N · ⌈P / rows_per_unit⌉`.
+    /// Channel blocks per row block, `⌈K / channels_per_unit⌉`.
+    pub fn channel_blocks(&self) -> usize {
+        self.channels.div_ceil(self.channels_per_unit)
+    }
+
+    /// Units per batch item.
+    pub fn units_per_item(&self) -> usize {
+        self.row_blocks() * self.channel_blocks()
+    }
+
+    /// Total units, `N · row blocks · channel blocks`.
     pub fn units(&self) -> usize {
         self.batch * self.units_per_item()
     }
@@ -44,9 +62,58 @@ impl UnitGeometry {
     /// Batch item and output-row range of unit `u`.
     pub fn unit(&self, u: usize) -> (usize, Range<usize>) {
         let per = self.units_per_item();
-        let (n, block) = (u / per, u % per);
+        let (n, block) = (u / per, (u % per) / self.channel_blocks());
         let start = block * self.rows_per_unit;
         (n, start..(start + self.rows_per_unit).min(self.rows))
+    }
+
+    /// Output-channel range of unit `u`.
+    pub fn unit_channels(&self, u: usize) -> Range<usize> {
+        let start = (u % self.channel_blocks()) * self.channels_per_unit;
+        start..(start + self.channels_per_unit).min(self.channels)
+    }
+
+    /// Output elements of units `us`.
+    fn work(&self, us: Range<usize>) -> usize {
+        us.map(|u| self.unit(u).1.len() * self.unit_channels(u).len() * self.cols)
+            .sum()
+    }
+
+    /// The larger and the smaller half of the work when two threads split the units at the
+    /// middle, as the runtime does.
+    fn halves(&self) -> (usize, usize) {
+        let (units, mid) = (self.units(), self.units() / 2);
+        let (a, b) = (self.work(0..mid), self.work(mid..units));
+        (a.max(b), a.min(b))
+    }
+
+    /// This geometry, with the output channels cut into two blocks (each a multiple of
+    /// `align` channels but the last) when the units as they are would give two threads
+    /// halves of work more than 1.2× apart and the cut evens them out: one unit, or an odd
+    /// number of them, which is what a GEMM-shaped plan gets for one small image. Only for
+    /// ungrouped plans (`groups == 1`), so that a block never straddles a group, and only
+    /// with at least `2·align` channels.
+    pub(crate) fn split_channels_for_two(self, groups: usize, align: usize) -> UnitGeometry {
+        let align = align.max(1);
+        // Beyond 16 units a half is off by at most one unit in eight.
+        if groups != 1 || self.units() >= 16 || self.channels < 2 * align {
+            return self;
+        }
+        let (big, small) = self.halves();
+        if 5 * big <= 6 * small {
+            return self;
+        }
+        let split = UnitGeometry {
+            channels_per_unit: self.channels.div_ceil(2).div_ceil(align) * align,
+            ..self
+        };
+        // Cross-multiplied: split_big / split_small < big / small.
+        let (split_big, split_small) = split.halves();
+        if split_big * small < big * split_small {
+            split
+        } else {
+            self
+        }
     }
 
     fn output_len(&self) -> usize {
@@ -76,6 +143,11 @@ impl<'a> OutputPiece<'a> {
         if geometry.rows_per_unit == 0 {
             return Err(Error::ZeroDimension {
                 what: "rows per work unit",
+            });
+        }
+        if geometry.channels_per_unit == 0 {
+            return Err(Error::ZeroDimension {
+                what: "channels per work unit",
             });
         }
         check_len("output", geometry.output_len(), output.len())?;
@@ -127,24 +199,25 @@ impl<'a> OutputPiece<'a> {
     }
 
     /// The output rows of unit `u` in channel `k`, as a slice of `rows·cols` elements.
-    /// Returns `None` if `u` is not in this piece or `k` is out of range.
+    /// Returns `None` if `u` is not in this piece or `k` is not one of the unit's channels.
     pub fn rows_mut(&mut self, u: usize, k: usize) -> Option<&mut [f32]> {
-        if !self.units.contains(&u) || k >= self.geometry.channels {
+        let g = self.geometry;
+        if !self.units.contains(&u) || !g.unit_channels(u).contains(&k) {
             return None;
         }
-        let g = self.geometry;
         let (n, rows) = g.unit(u);
         let start = ((n * g.channels + k) * g.rows + rows.start) * g.cols;
         let len = rows.len() * g.cols;
         // SAFETY: the range lies inside the original slice (n < N, k < K, rows within P), it
-        // belongs to unit `u`, which only this piece covers, and `&mut self` prevents a
-        // second live borrow of it through this piece.
+        // belongs to unit `u` (k is one of its channels), which only this piece covers, and
+        // `&mut self` prevents a second live borrow of it through this piece.
         Some(unsafe { core::slice::from_raw_parts_mut(self.base.add(start), len) })
     }
 
     /// The output rows of the consecutive units `us` (all in this piece and of one batch
     /// item) in channel `k`, as one slice, with the output rows it covers. Returns `None` if
-    /// `us` is empty, leaves the piece or spans two batch items, or `k` is out of range.
+    /// `us` is empty, leaves the piece or spans two batch items, `k` is out of range, or the
+    /// units are cut into channel blocks (then consecutive units are not consecutive rows).
     pub fn unit_run_rows_mut(
         &mut self,
         us: Range<usize>,
@@ -155,6 +228,7 @@ impl<'a> OutputPiece<'a> {
             || us.start < self.units.start
             || us.end > self.units.end
             || k >= g.channels
+            || g.channel_blocks() != 1
             || us.start / g.units_per_item() != (us.end - 1) / g.units_per_item()
         {
             return None;
@@ -174,11 +248,11 @@ impl<'a> OutputPiece<'a> {
     }
 
     /// Raw access for micro-kernels that write several channels of a unit at once: a pointer
-    /// to row `rows.start` of channel 0 of unit `u`, and the distance between channels.
-    /// Returns `None` if `u` is not in this piece.
+    /// to row `rows.start` of channel 0 of unit `u`'s batch item, and the distance between
+    /// channels. Returns `None` if `u` is not in this piece.
     ///
     /// Writes through the pointer must stay within channel `k`'s rows of unit `u`:
-    /// `ptr + k·channel_stride + [0, rows.len()·cols)` for `k < channels`.
+    /// `ptr + k·channel_stride + [0, rows.len()·cols)` for `k` in `unit_channels(u)`.
     #[allow(dead_code)] // used by the multi-channel micro-kernels
     pub(crate) fn unit_ptr(&mut self, u: usize) -> Option<(*mut f32, usize)> {
         if !self.units.contains(&u) {
@@ -187,7 +261,8 @@ impl<'a> OutputPiece<'a> {
         let g = self.geometry;
         let (n, rows) = g.unit(u);
         let start = (n * g.channels * g.rows + rows.start) * g.cols;
-        // SAFETY: `start` is within the original slice (channel 0 of an existing unit).
+        // SAFETY: `start` is within the original slice (channel 0 of the rows of an existing
+        // unit).
         Some((unsafe { self.base.add(start) }, g.rows * g.cols))
     }
 }
@@ -204,6 +279,7 @@ mod tests {
             rows: 5,
             cols: 4,
             rows_per_unit: 2,
+            channels_per_unit: 3,
         };
         assert_eq!(g.units(), 6);
         let mut out = [0.0f32; 2 * 3 * 5 * 4];
@@ -233,6 +309,7 @@ mod tests {
             rows: 5,
             cols: 4,
             rows_per_unit: 2,
+            channels_per_unit: 3,
         };
         let mut out = [0.0f32; 2 * 3 * 5 * 4];
         let piece = OutputPiece::whole(&mut out, g).unwrap();
@@ -260,6 +337,96 @@ mod tests {
     }
 
     #[test]
+    fn channel_blocks_cover_every_element_once_in_unit_order() {
+        // 2 items × 2 row blocks (rows 0..2, 2..3) × 3 channel blocks (0..2, 2..4, 4..5).
+        let g = UnitGeometry {
+            batch: 2,
+            channels: 5,
+            rows: 3,
+            cols: 2,
+            rows_per_unit: 2,
+            channels_per_unit: 2,
+        };
+        assert_eq!((g.row_blocks(), g.channel_blocks(), g.units()), (2, 3, 12));
+        assert_eq!((g.unit(1), g.unit_channels(1)), ((0, 0..2), 2..4));
+        assert_eq!((g.unit(5), g.unit_channels(5)), ((0, 2..3), 4..5));
+        assert_eq!((g.unit(11), g.unit_channels(11)), ((1, 2..3), 4..5));
+        let mut out = [0.0f32; 2 * 5 * 3 * 2];
+        let origin = out.as_ptr() as usize;
+        let piece = OutputPiece::whole(&mut out, g).unwrap();
+        let (mut a, mut b) = piece.split_at(7);
+        for p in [&mut a, &mut b] {
+            for u in p.units() {
+                let (n, rows) = g.unit(u);
+                for k in 0..5 {
+                    let owned = g.unit_channels(u).contains(&k);
+                    match p.rows_mut(u, k) {
+                        Some(r) => {
+                            assert!(owned);
+                            assert_eq!(r.len(), rows.len() * 2);
+                            // Mark each element with the unit that wrote it.
+                            r.iter_mut().for_each(|x| *x += 1.0 + u as f32);
+                        }
+                        None => assert!(!owned, "unit {u} channel {k}"),
+                    }
+                }
+                // `unit_ptr` points at channel 0 of the unit's rows.
+                let (ptr, stride) = p.unit_ptr(u).unwrap();
+                assert_eq!(stride, 6);
+                assert_eq!((ptr as usize - origin) / 4, out_index(n, 0, rows.start));
+            }
+        }
+        assert!(a.unit_run_rows_mut(0..1, 0).is_none(), "channel blocks");
+        for n in 0..2 {
+            for k in 0..5 {
+                for y in 0..3 {
+                    let u = (n * 2 + y / 2) * 3 + k / 2;
+                    for x in 0..2 {
+                        assert_eq!(out[out_index(n, k, y) + x], 1.0 + u as f32);
+                    }
+                }
+            }
+        }
+
+        fn out_index(n: usize, k: usize, y: usize) -> usize {
+            ((n * 5 + k) * 3 + y) * 2
+        }
+    }
+
+    #[test]
+    fn channel_split_only_where_two_halves_are_unequal() {
+        let g = |batch, rows, rows_per_unit| UnitGeometry {
+            batch,
+            channels: 64,
+            rows,
+            cols: 7,
+            rows_per_unit,
+            channels_per_unit: 64,
+        };
+        // One unit: two channel blocks of 32.
+        let one = g(1, 7, 8).split_channels_for_two(1, 8);
+        assert_eq!((one.channels_per_unit, one.units()), (32, 2));
+        // Odd unit counts (3 items of one unit; 7 row blocks): the halves even out.
+        assert_eq!(
+            g(3, 7, 8).split_channels_for_two(1, 6).channels_per_unit,
+            36
+        );
+        assert_eq!(
+            g(1, 56, 8).split_channels_for_two(1, 8).channels_per_unit,
+            32
+        );
+        // Balanced already (two equal units; rows 30 : 26): unchanged.
+        assert_eq!(g(1, 14, 7).split_channels_for_two(1, 8), g(1, 14, 7));
+        assert_eq!(g(1, 56, 6).split_channels_for_two(1, 8), g(1, 56, 6));
+        // Rows 8 : 6 stay 8 : 6 with channel blocks: unchanged.
+        assert_eq!(g(1, 14, 8).split_channels_for_two(1, 8), g(1, 14, 8));
+        // Groups, too few channels, many units: unchanged.
+        assert_eq!(g(1, 7, 8).split_channels_for_two(2, 8), g(1, 7, 8));
+        assert_eq!(g(1, 7, 8).split_channels_for_two(1, 40), g(1, 7, 8));
+        assert_eq!(g(17, 7, 8).split_channels_for_two(1, 8), g(17, 7, 8));
+    }
+
+    #[test]
     fn whole_checks_length_and_rows_per_unit() {
         let g = UnitGeometry {
             batch: 1,
@@ -267,6 +434,7 @@ mod tests {
             rows: 2,
             cols: 2,
             rows_per_unit: 0,
+            channels_per_unit: 1,
         };
         let mut out = [0.0f32; 4];
         assert!(OutputPiece::whole(&mut out, g).is_err());
@@ -274,6 +442,14 @@ mod tests {
             rows_per_unit: 1,
             ..g
         };
+        assert!(OutputPiece::whole(
+            &mut out,
+            UnitGeometry {
+                channels_per_unit: 0,
+                ..g
+            }
+        )
+        .is_err());
         assert!(matches!(
             OutputPiece::whole(&mut out[..3], g),
             Err(Error::LengthMismatch { .. })

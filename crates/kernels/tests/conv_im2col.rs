@@ -446,6 +446,116 @@ fn lenet_and_resnet_like_shapes() {
     }
 }
 
+/// One small image gives one unit; a 1×1 im2col plan then cuts the output channels in two
+/// blocks of `MR`-multiples (a 3×3 one does not: each block would pack the patches again).
+/// Each unit, run in its own piece (raw and prepared weights), gives the whole call's bits,
+/// which match the reference, and writes only its own elements.
+#[test]
+fn small_images_split_output_channels() {
+    for (c, k, hw, rs, blocks) in [
+        (9, 37, 7, 1, 2),
+        (64, 70, 5, 1, 2),
+        (3, 20, 3, 1, 2),
+        (9, 37, 7, 3, 1),
+    ] {
+        let desc = Conv2d::builder()
+            .channels(c, k)
+            .input_size(hw, hw)
+            .kernel_size(rs, rs)
+            .padding(Padding::uniform(rs / 2))
+            .build()
+            .unwrap();
+        check_all(&desc, 21, true, Activation::Identity, true);
+        check_all(&desc, 22, false, Activation::Tanh, false);
+        let t = tensors(&desc, 23, false);
+        for level in supported_levels() {
+            let plan = Conv2dPlan::new(
+                &desc,
+                ConvOptions {
+                    algorithm: Algorithm::Im2colGemm,
+                    level: Some(level),
+                    activation: Activation::Relu,
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                plan.unit_geometry().channel_blocks(),
+                blocks,
+                "{level} {desc:?}"
+            );
+            let whole = run(
+                &desc,
+                Algorithm::Im2colGemm,
+                level,
+                Activation::Relu,
+                &t,
+                true,
+            );
+            let mut prepared = vec![f32::NAN; plan.prepared_weights_len()];
+            plan.prepare_weights(&t.weights, &mut prepared).unwrap();
+            for with_prepared in [false, true] {
+                let mut out = vec![f32::NAN; desc.output_len()];
+                let mut piece = OutputPiece::whole(&mut out, plan.unit_geometry()).unwrap();
+                while !piece.is_empty() {
+                    let (first, rest) = piece.split_at(1);
+                    let mut scratch = vec![f32::NAN; plan.scratch_len()];
+                    if with_prepared {
+                        plan.run_piece_prepared(
+                            first,
+                            &t.input,
+                            &prepared,
+                            Some(&t.bias),
+                            &mut scratch,
+                        )
+                    } else {
+                        plan.run_piece(first, &t.input, &t.weights, Some(&t.bias), &mut scratch)
+                    }
+                    .unwrap();
+                    piece = rest;
+                }
+                assert!(
+                    whole
+                        .iter()
+                        .zip(&out)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{level} prepared {with_prepared} {desc:?}"
+                );
+            }
+            for u in 0..plan.unit_geometry().units() {
+                assert_unit_writes_only_its_elements(&plan, u, |piece, scratch| {
+                    plan.run_piece(piece, &t.input, &t.weights, Some(&t.bias), scratch)
+                        .unwrap()
+                });
+            }
+        }
+    }
+}
+
+/// Runs unit `u` of `plan` alone on a NaN-filled output and asserts it wrote exactly its own
+/// elements (its batch item, rows and channels).
+fn assert_unit_writes_only_its_elements(
+    plan: &Conv2dPlan,
+    u: usize,
+    run: impl Fn(OutputPiece<'_>, &mut [f32]),
+) {
+    let d = plan.descriptor();
+    let g = plan.unit_geometry();
+    let mut out = vec![f32::NAN; d.output_len()];
+    let piece = OutputPiece::whole(&mut out, g).unwrap();
+    let (_, rest) = piece.split_at(u);
+    let (one, _) = rest.split_at(1);
+    let mut scratch = vec![f32::NAN; plan.scratch_len()];
+    run(one, &mut scratch);
+    let (n, rows) = g.unit(u);
+    let chans = g.unit_channels(u);
+    let (k_all, p, q) = (d.out_channels(), d.output_height(), d.output_width());
+    for (i, v) in out.iter().enumerate() {
+        let (x_n, x_k, x_y) = (i / (k_all * p * q), i / (p * q) % k_all, i / q % p);
+        let owned = x_n == n && chans.contains(&x_k) && rows.contains(&x_y);
+        assert_eq!(!v.is_nan(), owned, "unit {u} element {i} {g:?}");
+    }
+}
+
 #[test]
 fn bad_lengths_are_errors() {
     let desc = Conv2d::builder()

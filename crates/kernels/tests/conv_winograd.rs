@@ -482,6 +482,73 @@ fn check(c: &Case, level: Level) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Few units (one small image: one unit; three images of one unit each) make the plan cut the
+/// output channels in two blocks of `mr`-multiples; every unit, run in its own piece, still
+/// matches the reference and the whole call's bits (`check`) and writes only its elements.
+#[test]
+fn small_images_split_output_channels() {
+    for (n, k, hw, alg) in [
+        (1, 37, 7, Algorithm::Winograd2x2),
+        (3, 64, 7, Algorithm::Winograd2x2),
+        (1, 29, 28, Algorithm::Winograd4x4),
+        (1, 70, 9, Algorithm::Winograd6x6),
+    ] {
+        let desc = Conv2d::builder()
+            .batch(n)
+            .channels(13, k)
+            .input_size(hw, hw)
+            .kernel_size(3, 3)
+            .padding(Padding::uniform(1))
+            .build()
+            .unwrap();
+        for level in simd::supported_levels() {
+            let g = plan(&desc, alg, level, Activation::Relu).unit_geometry();
+            assert_eq!(g.channel_blocks(), 2, "{alg} {level} {desc:?}");
+            let c = Case {
+                desc,
+                alg,
+                act: Activation::Relu,
+                bias: true,
+                seed: k as u64,
+            };
+            check(&c, level).unwrap();
+            let p = plan(&desc, alg, level, Activation::Relu);
+            let mut rng = Rng(5);
+            let (x, w) = (rng.vec(desc.input_len()), rng.vec(desc.weights_len()));
+            for u in 0..g.units() {
+                assert_unit_writes_only_its_elements(&p, u, |piece, scratch| {
+                    p.run_piece(piece, &x, &w, None, scratch).unwrap()
+                });
+            }
+        }
+    }
+}
+
+/// Runs unit `u` of `plan` alone on a NaN-filled output and asserts it wrote exactly its own
+/// elements (its batch item, rows and channels).
+fn assert_unit_writes_only_its_elements(
+    plan: &Conv2dPlan,
+    u: usize,
+    run: impl Fn(OutputPiece<'_>, &mut [f32]),
+) {
+    let d = plan.descriptor();
+    let g = plan.unit_geometry();
+    let mut out = vec![f32::NAN; d.output_len()];
+    let piece = OutputPiece::whole(&mut out, g).unwrap();
+    let (_, rest) = piece.split_at(u);
+    let (one, _) = rest.split_at(1);
+    let mut scratch = vec![f32::NAN; plan.scratch_len()];
+    run(one, &mut scratch);
+    let (n, rows) = g.unit(u);
+    let chans = g.unit_channels(u);
+    let (k_all, p, q) = (d.out_channels(), d.output_height(), d.output_width());
+    for (i, v) in out.iter().enumerate() {
+        let (x_n, x_k, x_y) = (i / (k_all * p * q), i / (p * q) % k_all, i / q % p);
+        let owned = x_n == n && chans.contains(&x_k) && rows.contains(&x_y);
+        assert_eq!(!v.is_nan(), owned, "unit {u} element {i} {g:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 

@@ -175,18 +175,34 @@ impl Conv2dPlan {
                 (l.rows_per_unit(), l.raw_scratch_len()?)
             }
         };
+        let geometry = UnitGeometry {
+            batch: desc.batch(),
+            channels: desc.out_channels(),
+            rows: desc.output_height(),
+            cols: desc.output_width(),
+            rows_per_unit,
+            channels_per_unit: desc.out_channels(),
+        };
+        // The GEMM-shaped paths can also cut a small image's output channels, in blocks of
+        // their micro-kernel's rows (`docs/architecture.md`, "Threads"). Each channel block
+        // packs the unit's whole `B`: for im2col that is a plain copy only for 1×1 kernels; a
+        // 3×3 layer's patch packing cost a 14×14×256 layer 14% at one thread when done twice.
+        // The other paths write every channel of a unit through `unit_ptr`: their units keep
+        // all channels.
+        let geometry = match algorithm {
+            Algorithm::Im2colGemm if desc.kernel_height() * desc.kernel_width() == 1 => geometry
+                .split_channels_for_two(desc.groups(), crate::gemm::Blocking::for_level(level).mr),
+            Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
+                geometry.split_channels_for_two(desc.groups(), winograd::layout::gemm_mr(level))
+            }
+            _ => geometry,
+        };
         Ok(Conv2dPlan {
             desc: *desc,
             algorithm,
             level,
             activation,
-            geometry: UnitGeometry {
-                batch: desc.batch(),
-                channels: desc.out_channels(),
-                rows: desc.output_height(),
-                cols: desc.output_width(),
-                rows_per_unit,
-            },
+            geometry,
             scratch_len,
         })
     }

@@ -15,7 +15,7 @@ pub(super) fn run(
     let g = piece.geometry();
     for u in piece.units() {
         let (n, rows) = g.unit(u);
-        for k in 0..g.channels {
+        for k in g.unit_channels(u) {
             let Some(out) = piece.rows_mut(u, k) else {
                 continue;
             };

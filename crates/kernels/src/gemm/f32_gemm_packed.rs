@@ -118,6 +118,35 @@ pub(crate) unsafe fn kernel<V: F32Vector, const MR: usize, const NV: usize>(
     }
 }
 
+/// [`kernel`] over only the vectors that hold columns: a tile whose `out.cols` fit in fewer
+/// than `NV` vectors (the last panel of a small image: 7×7 = 49 pixels is one 48-column
+/// AVX-512 tile and 1 column) runs the `⌈cols / LANES⌉`-vector kernel. Each column's
+/// arithmetic does not depend on the tile's width, so the bits are those of [`kernel`].
+///
+/// # Safety
+/// As for [`kernel`] (it reads fewer `B` vectors).
+#[inline(always)]
+pub(crate) unsafe fn kernel_narrow<V: F32Vector, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    out: &PackedOut,
+) {
+    let nv = out.cols.div_ceil(V::LANES);
+    // SAFETY: `out.cols <= nv·LANES` for the kernel each branch picks, which reads at most
+    // the `NV` vectors the caller guarantees.
+    unsafe {
+        if nv >= NV {
+            kernel::<V, MR, NV>(kc, a, b, ldb, out)
+        } else if nv == 1 {
+            kernel::<V, MR, 1>(kc, a, b, ldb, out)
+        } else {
+            kernel::<V, MR, 2>(kc, a, b, ldb, out)
+        }
+    }
+}
+
 /// The epilogue of [`kernel`]: `C (+)= acc`, then on the last depth block `+ bias` and the
 /// activation, stored for the valid `rows × cols` only.
 ///

@@ -1,7 +1,7 @@
 //! The public GEMM: [`Gemm`] (shape and options), [`GemmPlan`] (level, activation, scratch)
 //! and [`GemmPlan::run`], a BLIS-style packed SGEMM into caller scratch.
 
-use super::f32_gemm_packed::{kernel, PackedOut, TileBias};
+use super::f32_gemm_packed::{kernel_narrow, PackedOut, TileBias};
 use super::pack::{pack_a, pack_b, Strided};
 use super::Blocking;
 use crate::epilogue::Activation;
@@ -472,7 +472,7 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
                         // row0..row0+rows < m and columns col0..col0+cols <= n are in c; the
                         // bias slices have m (rows) / n (columns) entries.
                         unsafe {
-                            kernel::<V, MR, NV>(
+                            kernel_narrow::<V, MR, NV>(
                                 kcb,
                                 sa[(ir / MR) * kcb * MR..].as_ptr(),
                                 bp,

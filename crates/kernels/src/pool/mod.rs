@@ -140,6 +140,7 @@ impl Pool2dPlan {
                 rows: out_h,
                 cols: out_w,
                 rows_per_unit,
+                channels_per_unit: desc.channels(),
             },
             micro,
             h,

@@ -6,7 +6,7 @@
 use super::pack_b::{pack_b, BBlock, PANEL_SKEW};
 use super::{depth, padded_rows, prepared_offset};
 use crate::conv::Conv2dPlan;
-use crate::gemm::f32_gemm_packed::{kernel, PackedOut, TileBias};
+use crate::gemm::f32_gemm_packed::{kernel_narrow, PackedOut, TileBias};
 use crate::gemm::pack::{pack_a, Strided};
 use crate::gemm::Blocking;
 use crate::simd::{dispatch, F32Vector, SimdKernel};
@@ -124,7 +124,16 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
         };
         let pixel0 = rows.start * q;
         let npx = rows.len() * q;
+        let chans = g.unit_channels(u);
         for grp in 0..groups {
+            // The unit's output channels in this group, `m_lo..m_hi` (group-relative): all
+            // `mg` of them, or one channel block of an ungrouped plan, which starts at a
+            // multiple of MR (`UnitGeometry::split_channels_for_two`).
+            let m_lo = chans.start.max(grp * mg) - grp * mg;
+            let m_hi = chans.end.min((grp + 1) * mg).saturating_sub(grp * mg);
+            if m_lo >= m_hi {
+                continue;
+            }
             let image = &input[(n_img * d.in_channels() + grp * cg) * hw..][..cg * hw];
             let bias_g = bias.map(|b| &b[grp * mg..][..mg]);
             let mut nb = 0;
@@ -142,36 +151,41 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
                         nr,
                     };
                     pack_b(d, image, &block, sb);
-                    let a_block: &[f32] = if prepared {
-                        &weights[prepared_offset(mgr, kd, grp, kb)..][..mgr * kcb]
+                    // Row panel `(m0 - a_first) / MR` of `a_block` holds rows m0.. of the group.
+                    let (a_block, a_first): (&[f32], usize) = if prepared {
+                        (
+                            &weights[prepared_offset(mgr, kd, grp, kb)..][..mgr * kcb],
+                            0,
+                        )
                     } else {
+                        // Only the unit's rows (m_hi - m_lo <= mg rows fit the mgr·kc panels).
                         pack_a(
                             Strided {
-                                data: &weights[grp * mg * kd + kb..],
+                                data: &weights[(grp * mg + m_lo) * kd + kb..],
                                 rs: kd,
                                 cs: 1,
-                                rows: mg,
+                                rows: m_hi - m_lo,
                                 cols: kcb,
                             },
                             MR,
                             sa,
                         );
-                        &sa[..mgr * kcb]
+                        (&sa[..mgr * kcb], m_lo)
                     };
                     let accumulate = kb > 0;
                     let finish = kb + kcb == kd;
                     for jr in 0..panels {
                         let cols = nr.min(ncb - jr * nr);
                         let b_panel = &sb[jr * (kcb * nr + PANEL_SKEW)..][..kcb * nr];
-                        let mut m0 = 0;
-                        while m0 < mg {
-                            let a_panel = &a_block[(m0 / MR) * kcb * MR..][..kcb * MR];
+                        let mut m0 = m_lo;
+                        while m0 < m_hi {
+                            let a_panel = &a_block[((m0 - a_first) / MR) * kcb * MR..][..kcb * MR];
                             let out = PackedOut {
                                 // SAFETY: channel grp·mg + m0 < K and column nb + jr·nr < npx
                                 // lie inside unit u, which `piece` owns.
                                 c: unsafe { c_unit.add((grp * mg + m0) * c_stride + nb + jr * nr) },
                                 ldc: c_stride,
-                                rows: MR.min(mg - m0),
+                                rows: MR.min(m_hi - m0),
                                 cols,
                                 accumulate,
                                 finish,
@@ -182,11 +196,11 @@ unsafe fn body<V: F32Vector, const MR: usize, const NV: usize>(run: GemmRun<'_, 
                                 activation,
                             };
                             // SAFETY: the A panel holds kcb·MR values and the packed B panel
-                            // kcb·nr (row stride nr); C rows m0..m0+rows (<= mg), columns
-                            // [0, cols) are inside unit u of this piece; bias_g has
-                            // mg >= m0 + rows entries.
+                            // kcb·nr (row stride nr); C rows m0..m0+rows (<= m_hi, channels of
+                            // unit u), columns [0, cols) are inside unit u of this piece;
+                            // bias_g has mg >= m0 + rows entries.
                             unsafe {
-                                kernel::<V, MR, NV>(
+                                kernel_narrow::<V, MR, NV>(
                                     kcb,
                                     a_panel.as_ptr(),
                                     b_panel.as_ptr(),

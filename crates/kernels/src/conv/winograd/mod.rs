@@ -121,14 +121,29 @@ pub(crate) fn run(
     let desc = plan.descriptor();
     let plane = desc.input_height() * desc.input_width();
     let g = piece.geometry();
+    // Batch item and first row of the input `v_buf` holds transformed, if any: the channel
+    // blocks of one row block are consecutive units and share it (ungrouped plans only; a
+    // grouped plan's units span all channels and transform each group in turn).
+    let mut transformed: Option<(usize, usize)> = None;
     for u in piece.units() {
         let (n, rows) = g.unit(u);
         let Some((out_ptr, chan_stride)) = piece.unit_ptr(u) else {
             continue;
         };
+        let chans = g.unit_channels(u);
+        let transform_input = layout.groups != 1 || transformed != Some((n, rows.start));
+        transformed = Some((n, rows.start));
         for group in 0..layout.groups {
             let c0 = group * layout.cg;
             let k0 = group * layout.kg;
+            // The unit's output channels in this group (group-relative): all `kg`, or one
+            // channel block of an ungrouped plan, which starts at a multiple of `mr`
+            // (`UnitGeometry::split_channels_for_two`).
+            let k_lo = chans.start.max(k0) - k0;
+            let k_hi = chans.end.min(k0 + layout.kg).saturating_sub(k0);
+            if k_lo >= k_hi {
+                continue;
+            }
             let input = &input[(n * desc.in_channels() + c0) * plane..][..layout.cg * plane];
             let a2 = layout.alpha * layout.alpha;
             let unit = UnitRun {
@@ -142,12 +157,15 @@ pub(crate) fn run(
                 prepared: &prepared[group * a2 * layout.kg_pad * layout.cg..]
                     [..a2 * layout.kg_pad * layout.cg],
                 bias: bias.map(|b| &b[k0..k0 + layout.kg]),
+                channels: k_lo..k_hi,
+                transform_input,
                 activation: plan.activation(),
                 v_buf: &mut *v_buf,
                 m_buf: &mut *m_buf,
                 strip: &mut *strip,
-                // SAFETY: channel k0 of this unit exists (k0 < K); the kernel writes only
-                // channels k0..k0+kg of the unit's rows, as `unit_ptr` allows.
+                // SAFETY: channel k0 of this unit's rows exists (k0 < K); the kernel writes
+                // only channels k0 + (k_lo..k_hi) of the unit's rows, which are the unit's own
+                // (`unit_channels`), as `unit_ptr` allows.
                 out: unsafe { out_ptr.add(k0 * chan_stride) },
                 chan_stride,
             };
@@ -176,6 +194,11 @@ struct UnitRun<'a> {
     /// The group's prepared filters `[ξ][kg_pad / mr][cg][mr]`.
     prepared: &'a [f32],
     bias: Option<&'a [f32]>,
+    /// The group's output channels this unit computes; starts at a multiple of `mr`.
+    channels: core::ops::Range<usize>,
+    /// False when `v_buf` already holds this unit's transformed input (the previous unit
+    /// had the same batch item and rows); the transform would write the same bits.
+    transform_input: bool,
     activation: Activation,
     v_buf: &'a mut [f32],
     m_buf: &'a mut [f32],
@@ -203,8 +226,9 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
         let height = plane / s.width;
         let cols = ly.tiles_x; // tiles per row
 
-        // 1. Input transform, channel by channel.
-        for c in 0..cg {
+        // 1. Input transform, channel by channel (unless already done for these rows).
+        let channels = if s.transform_input { 0..cg } else { 0..0 };
+        for c in channels {
             deinterleave_strip::<T>(
                 ly,
                 &s.input[c * plane..][..height * s.width],
@@ -236,26 +260,31 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
             }
         }
 
-        // 2. One GEMM per transform point.
+        // 2. One GEMM per transform point, over the unit's rows `k_lo..k_rows_end` of the
+        // packed filters (whole `mr` panels).
         let mr = ly.mr;
+        let k_lo = s.channels.start;
+        let k_rows = (s.channels.end.div_ceil(mr) * mr).min(kg_pad) - k_lo;
         for xi in 0..a2 {
-            // SAFETY: U panel ξ has kg_pad·cg elements; V rows ξ hold cg rows of ts ≥ t_len
-            // columns; M rows ξ hold kg_pad rows of ts columns (ranges inside v_len, m_len).
+            // SAFETY: U panel ξ has kg_pad·cg elements, and its row panels from k_lo (a
+            // multiple of mr) on hold k_rows·cg of them; V rows ξ hold cg rows of ts ≥ t_len
+            // columns; M rows ξ hold kg_pad ≥ k_lo + k_rows rows of ts columns (ranges
+            // inside v_len, m_len).
             unsafe {
-                let u = s.prepared.as_ptr().add(xi * kg_pad * cg);
+                let u = s.prepared.as_ptr().add(xi * kg_pad * cg + k_lo * cg);
                 let v = s.v_buf.as_ptr().add(xi * cg * ts);
-                let o = s.m_buf.as_mut_ptr().add(xi * kg_pad * ts);
+                let o = s.m_buf.as_mut_ptr().add((xi * kg_pad + k_lo) * ts);
                 if mr == 8 {
-                    gemm::<V, 8, 3>(u, v, ts, cg, o, ts, kg_pad, t_len);
+                    gemm::<V, 8, 3>(u, v, ts, cg, o, ts, k_rows, t_len);
                 } else {
-                    gemm::<V, 6, 2>(u, v, ts, cg, o, ts, kg_pad, t_len);
+                    gemm::<V, 6, 2>(u, v, ts, cg, o, ts, k_rows, t_len);
                 }
             }
         }
 
         // 3. Output transform, bias and activation, into the output rows.
         let mut buf = [0.0f32; 6 * 6 * 16];
-        for k in 0..ly.kg {
+        for k in s.channels.clone() {
             let bias = s.bias.map_or(0.0, |b| b[k]);
             for ty in 0..tile_rows {
                 let rows = OutRows {
