@@ -139,6 +139,17 @@ fn conv_descriptors() -> Result<Vec<Conv2d>, Error> {
             .stride(2, 2)
             .padding(Padding::uniform(1))
             .build()?,
+        // One small image with enough output channels for two channel-block units (Winograd
+        // and 1×1 im2col; small enough for Miri to check their writes).
+        b().channels(1, 12)
+            .input_size(2, 2)
+            .kernel_size(3, 3)
+            .padding(Padding::uniform(1))
+            .build()?,
+        b().channels(1, 12)
+            .input_size(2, 2)
+            .kernel_size(1, 1)
+            .build()?,
         // Kernel equal to the input.
         b().channels(5, 3)
             .input_size(4, 4)
