@@ -454,7 +454,7 @@ impl Scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use convkit_kernels::{Conv2d, ConvOptions, Padding};
+    use convkit_kernels::{Activation, Algorithm, Conv2d, ConvOptions, Padding};
 
     /// A 3×3, pad-1 convolution of `n×c×h×w` to `k` channels, its plan, and deterministic
     /// input and weights.
@@ -519,6 +519,60 @@ mod tests {
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{t} threads"
             );
+        }
+    }
+
+    /// Plans that cut a small image's output channels into blocks (Winograd, 1×1 im2col)
+    /// give the single call's bits at any thread count, with raw and prepared weights.
+    #[test]
+    fn channel_block_units_are_bit_identical_at_any_thread_count() {
+        for (algorithm, r) in [(Algorithm::Winograd2x2, 3), (Algorithm::Im2colGemm, 1)] {
+            let desc = Conv2d::builder()
+                .channels(16, 40)
+                .input_size(7, 7)
+                .kernel_size(r, r)
+                .padding(Padding::uniform(r / 2))
+                .build()
+                .unwrap();
+            let options = ConvOptions {
+                algorithm,
+                activation: Activation::Tanh,
+                ..ConvOptions::default()
+            };
+            let plan = Conv2dPlan::new(&desc, options).unwrap();
+            assert_eq!(plan.unit_geometry().channel_blocks(), 2, "{algorithm}");
+            let input: Vec<f32> = (0..desc.input_len())
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect();
+            let weights: Vec<f32> = (0..desc.weights_len())
+                .map(|i| (i as f32 * 0.11).cos())
+                .collect();
+            let bias: Vec<f32> = (0..40).map(|i| i as f32 * 0.01).collect();
+            let mut prepared = vec![0.0; plan.prepared_weights_len()];
+            plan.prepare_weights(&weights, &mut prepared).unwrap();
+            let mut want = vec![0.0; desc.output_len()];
+            let mut scratch = vec![0.0; plan.scratch_len()];
+            plan.run(&input, &weights, Some(&bias), &mut want, &mut scratch)
+                .unwrap();
+            for t in 1..=4 {
+                let threads = Threads::new(t).unwrap().split_small_calls(true);
+                let (mut raw, mut pre) = (vec![0.0; want.len()], vec![0.0; want.len()]);
+                let mut s = Scratch::new();
+                threads
+                    .conv2d(&plan, &input, &weights, Some(&bias), &mut raw, &mut s)
+                    .unwrap();
+                threads
+                    .conv2d_prepared(&plan, &input, &prepared, Some(&bias), &mut pre, &mut s)
+                    .unwrap();
+                for got in [&raw, &pre] {
+                    assert!(
+                        want.iter()
+                            .zip(got)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{algorithm} {t} threads"
+                    );
+                }
+            }
         }
     }
 
