@@ -170,7 +170,7 @@ fn run(c: Case) {
     if specials {
         let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e38, -0.0];
         for (i, v) in x.iter_mut().enumerate().step_by(7) {
-            *v = specials[(i / 7 + c.seed as usize) % specials.len()];
+            *v = specials[(i / 7).wrapping_add(c.seed as usize) % specials.len()];
         }
     }
     let bias = c.bias.then_some(&b[..]);
