@@ -132,7 +132,6 @@ pub(crate) fn run(
         };
         let chans = g.unit_channels(u);
         let transform_input = layout.groups != 1 || transformed != Some((n, rows.start));
-        transformed = Some((n, rows.start));
         for group in 0..layout.groups {
             let c0 = group * layout.cg;
             let k0 = group * layout.kg;
@@ -174,6 +173,8 @@ pub(crate) fn run(
                 Tile::F4 => dispatch(plan.level(), UnitKernel::<F4>(unit, Default::default())),
                 Tile::F6 => dispatch(plan.level(), UnitKernel::<F6>(unit, Default::default())),
             }
+            // `v_buf` now holds these rows transformed (the last group's, for grouped plans).
+            transformed = Some((n, rows.start));
         }
     }
 }
@@ -260,7 +261,7 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
             }
         }
 
-        // 2. One GEMM per transform point, over the unit's rows `k_lo..k_rows_end` of the
+        // 2. One GEMM per transform point, over the unit's rows `k_lo..k_lo + k_rows` of the
         // packed filters (whole `mr` panels).
         let mr = ly.mr;
         let k_lo = s.channels.start;
