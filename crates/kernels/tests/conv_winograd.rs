@@ -1,6 +1,9 @@
 //! Winograd F(m×m, 3×3): transform matrices rebuilt from their points, 1-D exactness, error
 //! bounds on N(0,1) data, and proptests against the reference at every SIMD level.
 
+mod common;
+
+use common::conv_paths::assert_unit_writes_only_its_elements;
 use convkit_kernels::conv::WinogradMatrices;
 use convkit_kernels::reference::conv2d;
 use convkit_kernels::{
@@ -521,31 +524,6 @@ fn small_images_split_output_channels() {
                 });
             }
         }
-    }
-}
-
-/// Runs unit `u` of `plan` alone on a NaN-filled output and asserts it wrote exactly its own
-/// elements (its batch item, rows and channels).
-fn assert_unit_writes_only_its_elements(
-    plan: &Conv2dPlan,
-    u: usize,
-    run: impl Fn(OutputPiece<'_>, &mut [f32]),
-) {
-    let d = plan.descriptor();
-    let g = plan.unit_geometry();
-    let mut out = vec![f32::NAN; d.output_len()];
-    let piece = OutputPiece::whole(&mut out, g).unwrap();
-    let (_, rest) = piece.split_at(u);
-    let (one, _) = rest.split_at(1);
-    let mut scratch = vec![f32::NAN; plan.scratch_len()];
-    run(one, &mut scratch);
-    let (n, rows) = g.unit(u);
-    let chans = g.unit_channels(u);
-    let (k_all, p, q) = (d.out_channels(), d.output_height(), d.output_width());
-    for (i, v) in out.iter().enumerate() {
-        let (x_n, x_k, x_y) = (i / (k_all * p * q), i / (p * q) % k_all, i / q % p);
-        let owned = x_n == n && chans.contains(&x_k) && rows.contains(&x_y);
-        assert_eq!(!v.is_nan(), owned, "unit {u} element {i} {g:?}");
     }
 }
 

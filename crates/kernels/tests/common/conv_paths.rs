@@ -1,4 +1,5 @@
-//! The property-test harness shared by the direct and depthwise path tests: random cases,
+//! The property-test harness shared by the conv path tests (direct and depthwise use all of it,
+//! im2col and Winograd the unit-ownership check): random cases,
 //! deterministic fills, and the checks against the f64 reference and across piece splits.
 #![allow(dead_code)] // each test binary uses a subset
 
@@ -221,4 +222,29 @@ pub fn check_split(c: &Case, algo: Algorithm, mid_seed: usize) -> Result<(), Tes
         );
     }
     Ok(())
+}
+
+/// Runs unit `u` of `plan` alone on a NaN-filled output and asserts it wrote exactly its own
+/// elements (its batch item, rows and channels).
+pub fn assert_unit_writes_only_its_elements(
+    plan: &Conv2dPlan,
+    u: usize,
+    run: impl Fn(OutputPiece<'_>, &mut [f32]),
+) {
+    let d = plan.descriptor();
+    let g = plan.unit_geometry();
+    let mut out = vec![f32::NAN; d.output_len()];
+    let piece = OutputPiece::whole(&mut out, g).unwrap();
+    let (_, rest) = piece.split_at(u);
+    let (one, _) = rest.split_at(1);
+    let mut scratch = vec![f32::NAN; plan.scratch_len()];
+    run(one, &mut scratch);
+    let (n, rows) = g.unit(u);
+    let chans = g.unit_channels(u);
+    let (k_all, p, q) = (d.out_channels(), d.output_height(), d.output_width());
+    for (i, v) in out.iter().enumerate() {
+        let (x_n, x_k, x_y) = (i / (k_all * p * q), i / (p * q) % k_all, i / q % p);
+        let owned = x_n == n && chans.contains(&x_k) && rows.contains(&x_y);
+        assert_eq!(!v.is_nan(), owned, "unit {u} element {i} {g:?}");
+    }
 }
