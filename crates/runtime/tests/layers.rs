@@ -4,12 +4,12 @@
 mod common;
 
 use common::{randomize, Rng};
-use convkit_runtime::kernels::{reference, Activation, Padding, PoolKind};
+use convkit_runtime::kernels::{reference, Activation, Algorithm, Padding, PoolKind};
 use convkit_runtime::layers::{
     AvgPool2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Reshape, Sigmoid, Tanh,
 };
 use convkit_runtime::lenet::lenet;
-use convkit_runtime::{Error, Sequential, Shape, Tensor, Threads};
+use convkit_runtime::{BatchChunks, Error, Sequential, Shape, Tensor, Threads};
 
 fn one_thread(layers: Vec<Layer>) -> Sequential {
     Sequential::new(layers).with_threads(Threads::new(1).unwrap())
@@ -361,4 +361,98 @@ fn receptive_field_of_strided_dilated_convs() {
     assert_eq!((r.rows, r.cols), (-1..10, -1..10));
     let r = m.receptive_field(input, 0, &[0, 7, 3]).unwrap();
     assert_eq!((r.rows, r.cols), (13..16, 5..8));
+}
+
+/// LeNet with the weights of `base` on `threads` threads, walking batches as `chunks` says.
+fn lenet_like(bytes: &[u8], threads: usize, chunks: BatchChunks) -> Sequential {
+    let mut m = lenet()
+        .with_threads(Threads::new(threads).unwrap())
+        .with_batch_chunks(chunks);
+    m.load_safetensors_bytes(bytes, "mem".as_ref()).unwrap();
+    m
+}
+
+#[test]
+fn batch_chunks_give_the_same_bits_as_whole_batches() {
+    let mut base = lenet().with_threads(Threads::new(1).unwrap());
+    randomize(&mut base, 21);
+    let bytes = base.to_safetensors_bytes().unwrap();
+    let x = Rng::new(22).tensor(&[37, 1, 28, 28], 1.0);
+    let mut whole = lenet_like(&bytes, 1, BatchChunks::Whole);
+    let want = whole.forward(&x).unwrap().to_tensor();
+    assert_eq!(whole.planned_chunk(), None);
+    // Auto: LeNet's conv1 step holds 22 images in 512 KiB, so 37 images run as 19 + 18.
+    for (chunks, planned) in [
+        (BatchChunks::Auto, Some(19)),
+        (BatchChunks::Images(1), Some(1)),
+        (BatchChunks::Images(5), Some(5)),
+        (BatchChunks::Images(16), Some(13)),
+        (BatchChunks::Images(36), Some(19)),
+        (BatchChunks::Images(37), None),
+        (BatchChunks::Images(100), None),
+    ] {
+        for threads in [1, 2, 3] {
+            let mut m = lenet_like(&bytes, threads, chunks);
+            // Twice: the second pass reuses the workers' buffers.
+            for pass in 0..2 {
+                let got = m.forward(&x).unwrap();
+                assert!(
+                    got.data()
+                        .iter()
+                        .zip(want.data())
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{chunks:?}, {threads} threads, pass {pass}"
+                );
+            }
+            assert_eq!(m.planned_chunk(), planned, "{chunks:?}");
+        }
+    }
+}
+
+#[test]
+fn batch_chunks_run_prepared_weights_of_a_smaller_last_chunk() {
+    // Winograd and im2col convs run on prepared weights; the last chunk (3 images) has a plan
+    // of its own with its own prepared weights, and the layer's cache stays the full chunk's.
+    let mut rng = Rng::new(23);
+    for algorithm in [
+        Algorithm::Winograd2x2,
+        Algorithm::Winograd4x4,
+        Algorithm::Im2colGemm,
+        Algorithm::Direct,
+    ] {
+        let conv = Conv2d::new(5, 7, (3, 3))
+            .with_padding(Padding::uniform(1))
+            .with_algorithm(algorithm);
+        let wlen = conv.weights().len();
+        let conv = conv
+            .with_weights(rng.vec(wlen, 0.5), Some(rng.vec(7, 0.5)))
+            .unwrap();
+        let layers = || -> Vec<Layer> { vec![conv.clone().into(), ReLU.into()] };
+        let x = rng.tensor(&[11, 5, 9, 10], 1.0);
+        let mut whole = one_thread(layers()).with_batch_chunks(BatchChunks::Whole);
+        let want = whole.forward(&x).unwrap().to_tensor();
+        for threads in [1, 2] {
+            let mut m = Sequential::new(layers())
+                .with_threads(Threads::new(threads).unwrap())
+                .with_batch_chunks(BatchChunks::Images(4));
+            let got = m.forward(&x).unwrap().to_tensor();
+            assert_eq!(m.planned_chunk(), Some(4));
+            assert!(
+                got.data()
+                    .iter()
+                    .zip(want.data())
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{algorithm:?}, {threads} threads"
+            );
+        }
+    }
+}
+
+#[test]
+fn zero_images_per_chunk_is_an_error() {
+    let mut m = lenet().with_batch_chunks(BatchChunks::Images(0));
+    let err = m
+        .forward(&Tensor::zeros(&[2, 1, 28, 28]).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("images per batch chunk"), "{err}");
 }

@@ -10,7 +10,7 @@ mod common;
 
 use common::{randomize, Rng};
 use convkit_runtime::lenet::lenet;
-use convkit_runtime::Threads;
+use convkit_runtime::{BatchChunks, Threads};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -42,10 +42,15 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn forward_allocates_nothing_after_the_first_call() {
     for threads in [1, 2] {
-        for batch in [1, 4] {
+        // Batch 24 runs in three chunks of 8 images, one thread per chunk.
+        for (batch, chunks) in [
+            (1, BatchChunks::Auto),
+            (4, BatchChunks::Auto),
+            (24, BatchChunks::Images(8)),
+        ] {
             // Every layer split, even at batch 1, so the split path is what is counted.
             let pool = Threads::new(threads).unwrap().split_small_calls(true);
-            let mut model = lenet().with_threads(pool);
+            let mut model = lenet().with_threads(pool).with_batch_chunks(chunks);
             randomize(&mut model, 1);
             let x = Rng::new(2).tensor(&[batch, 1, 28, 28], 1.0);
             let first = model.forward(&x).unwrap().data()[0];

@@ -160,14 +160,15 @@ pub(crate) unsafe fn activate<V: F32Vector>(x: V, activation: Activation) -> V {
             Activation::Relu => V::zero().max(x),
             Activation::Sigmoid => {
                 let one = V::splat(1.0);
-                one.div(one.add(V::zero().sub(x).exp()))
+                one.add(V::zero().sub(x).exp()).recip()
             }
             Activation::Tanh => {
                 // tanh(x) = 1 − 2/(e^{2x} + 1): no cancellation for large |x|, absolute error
                 // of a few 1e-8 near 0.
                 let one = V::splat(1.0);
                 let e2x = x.add(x).exp();
-                one.sub(V::splat(2.0).div(e2x.add(one)))
+                let two = V::splat(2.0);
+                one.sub(two.mul(e2x.add(one).recip()))
             }
             Activation::Clamp { min, max } => V::splat(max).min(V::splat(min).max(x)),
         }

@@ -117,6 +117,54 @@ fn exp_is_accurate_at_every_level() {
     }
 }
 
+#[test]
+fn recip_and_mul_pow2i_are_accurate_at_every_level() {
+    struct Recip<'a>(&'a mut [f32; 64], &'a mut [f32; 64]);
+    impl SimdKernel for Recip<'_> {
+        type Output = ();
+        #[inline(always)]
+        unsafe fn run<V: F32Vector>(self) {
+            let mut i = 0;
+            while i < 64 {
+                // SAFETY: i + LANES <= 64 because LANES divides 64.
+                unsafe {
+                    let x = V::load(self.0.as_ptr().add(i));
+                    // n = i/LANES − 3, an integer in −3..=12 at every width.
+                    let n = V::splat((i / V::LANES) as f32 - 3.0);
+                    x.mul_pow2i(n).store(self.1.as_mut_ptr().add(i));
+                    x.recip().store(self.0.as_mut_ptr().add(i));
+                }
+                i += V::LANES;
+            }
+        }
+    }
+    // Magnitudes from 1e-30 to 1e30, both signs, and the sigmoid denominators' range.
+    let xs: [f32; 64] = core::array::from_fn(|i| {
+        let m = [1.0f32, 1.000_000_1, 1.5, 3.7, 1e-30, 1e30, 0.1, 7e5][i % 8];
+        let sign = if i % 3 == 0 { -1.0 } else { 1.0 };
+        sign * m * (1.0 + i as f32 / 64.0)
+    });
+    for level in supported_levels() {
+        let (mut r, mut s) = (xs, [0.0f32; 64]);
+        dispatch(level, Recip(&mut r, &mut s));
+        let lanes = level.lanes();
+        for (i, x) in xs.iter().enumerate() {
+            let want = 1.0 / *x as f64;
+            assert!(
+                ((r[i] as f64) - want).abs() <= 2.5e-7 * want.abs(),
+                "{level}: 1/{x} = {}, want {want}",
+                r[i]
+            );
+            let n = (i / lanes) as i32 - 3;
+            assert_eq!(s[i], x * 2f32.powi(n), "{level}: {x}·2^{n}");
+        }
+        // Exactly 1 at 1 (sigmoid of large inputs is exactly 1).
+        let mut one = [1.0f32; 64];
+        dispatch(level, Recip(&mut one, &mut [0.0; 64]));
+        assert!(one.iter().all(|&y| y == 1.0), "{level}: {one:?}");
+    }
+}
+
 /// The pooling ops: `max_nan`, `deinterleave`, `load_strided`.
 struct PoolOps<'a> {
     a: &'a [f32; 128],

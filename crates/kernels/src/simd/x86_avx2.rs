@@ -94,6 +94,15 @@ impl F32Vector for Avx2Fma {
         Avx2Fma(_mm256_castsi256_ps(bits))
     }
     #[inline(always)]
+    unsafe fn recip(self) -> Self {
+        // rcp (relative error < 1.5·2^-12), then twice r + r·(1 − x·r): one step leaves up
+        // to 2^-23 (1/1 came out 1 − 2^-24), two leave only the final rounding.
+        let one = _mm256_set1_ps(1.0);
+        let r = _mm256_rcp_ps(self.0);
+        let r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(self.0, r, one), r);
+        Avx2Fma(_mm256_fmadd_ps(r, _mm256_fnmadd_ps(self.0, r, one), r))
+    }
+    #[inline(always)]
     unsafe fn reduce_sum(self) -> f32 {
         let lo = _mm256_castps256_ps128(self.0);
         let hi = _mm256_extractf128_ps::<1>(self.0);

@@ -88,6 +88,18 @@ impl F32Vector for Avx512f {
         Avx512f(_mm512_castsi512_ps(bits))
     }
     #[inline(always)]
+    unsafe fn recip(self) -> Self {
+        // rcp14 (relative error < 2^-14), then r + r·(1 − x·r): error below 2^-27 + rounding.
+        let r = _mm512_rcp14_ps(self.0);
+        let e = _mm512_fnmadd_ps(self.0, r, _mm512_set1_ps(1.0));
+        Avx512f(_mm512_fmadd_ps(r, e, r))
+    }
+    #[inline(always)]
+    unsafe fn mul_pow2i(self, n: Self) -> Self {
+        // scalef computes self · 2^floor(n) in one instruction; n holds integers.
+        Avx512f(_mm512_scalef_ps(self.0, n.0))
+    }
+    #[inline(always)]
     unsafe fn reduce_sum(self) -> f32 {
         _mm512_reduce_add_ps(self.0)
     }

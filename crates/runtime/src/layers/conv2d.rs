@@ -197,6 +197,19 @@ impl Conv2d {
     /// Makes every decision for an input shape once: the descriptor, the algorithm (through
     /// the selector unless forced), the fused activation, and the prepared weights cache.
     pub fn plan(&mut self, input: Shape, activation: Activation) -> Result<Conv2dPlan> {
+        let (plan, prepared) = self.plan_detached(input, activation)?;
+        self.prepared = prepared;
+        Ok(plan)
+    }
+
+    /// [`Conv2d::plan`] without touching the layer's cache: the plan and, if it runs on
+    /// transformed weights, those weights (else `None`: it runs on [`Conv2d::weights`]). For
+    /// callers that keep several plans of one layer (the model's last, smaller batch chunk).
+    pub fn plan_detached(
+        &self,
+        input: Shape,
+        activation: Activation,
+    ) -> Result<(Conv2dPlan, Option<Vec<f32>>)> {
         let desc = self.descriptor(input)?;
         let plan = Conv2dPlan::new(
             &desc,
@@ -209,15 +222,14 @@ impl Conv2d {
         .map_err(|e| Error::kernel("conv2d plan", e))?;
         // Algorithms that run on transformed weights (Winograd's `G·g·Gᵀ`) get them here, once
         // per plan; every other plan runs on the raw OIHW weights.
-        self.prepared = None;
         let len = plan.prepared_weights_len();
-        if len > 0 {
-            let mut prepared = vec![0.0; len];
-            plan.prepare_weights(&self.weights, &mut prepared)
-                .map_err(|e| Error::kernel("conv2d weight transform", e))?;
-            self.prepared = Some(prepared);
+        if len == 0 {
+            return Ok((plan, None));
         }
-        Ok(plan)
+        let mut prepared = vec![0.0; len];
+        plan.prepare_weights(&self.weights, &mut prepared)
+            .map_err(|e| Error::kernel("conv2d weight transform", e))?;
+        Ok((plan, Some(prepared)))
     }
 
     /// The weights the planned algorithm runs on (prepared if the plan needs it, else raw).

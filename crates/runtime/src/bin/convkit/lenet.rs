@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use convkit_runtime::layers::Layer;
 use convkit_runtime::lenet::{self, argmax, CLASSES};
-use convkit_runtime::{idx, Sequential, Shape, Tensor, Threads};
+use convkit_runtime::{idx, BatchChunks, Sequential, Shape, Tensor, Threads};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -75,7 +75,26 @@ pub enum LenetCommand {
         /// Also print the time per layer (text output only)
         #[arg(long)]
         layers: bool,
+        /// How the batch is walked: `auto`, `whole` (each layer on the whole batch, split
+        /// over the threads) or a number of images per chunk (each thread takes whole chunks
+        /// through every layer)
+        #[arg(long, default_value = "auto", value_parser = parse_batch_chunks)]
+        chunks: BatchChunks,
     },
+}
+
+/// `auto`, `whole` or images per chunk.
+fn parse_batch_chunks(s: &str) -> std::result::Result<BatchChunks, String> {
+    match s {
+        "auto" => Ok(BatchChunks::Auto),
+        "whole" => Ok(BatchChunks::Whole),
+        n => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(BatchChunks::Images(n)),
+            _ => Err(format!(
+                "expected auto, whole or a number of images (at least 1), got {n:?}"
+            )),
+        },
+    }
 }
 
 /// Runs a `lenet` subcommand. A closed stdout (`| head`) ends the command quietly.
@@ -121,7 +140,8 @@ fn run_inner(cmd: LenetCommand) -> Result<()> {
             weights,
             seconds,
             layers,
-        } => bench(batch, threads, json, weights, seconds, layers),
+            chunks,
+        } => bench(batch, threads, json, weights, seconds, layers, chunks),
     }
 }
 
@@ -305,6 +325,7 @@ fn bench(
     weights: Option<PathBuf>,
     seconds: f64,
     per_layer: bool,
+    chunks: BatchChunks,
 ) -> Result<()> {
     if batch == 0 {
         bail!("--batch must be at least 1");
@@ -319,6 +340,7 @@ fn bench(
         randomize(&mut m)?;
         m
     };
+    model.set_batch_chunks(chunks);
     let x = bench_input(batch)?;
     model.plan(x.shape())?;
     // Warm-up: at least 3 runs, at most a second.
@@ -352,9 +374,13 @@ fn bench(
             })
         );
     } else {
+        let walk = match model.planned_chunk() {
+            Some(n) => format!("chunks of {n} images"),
+            None => "whole batch".to_string(),
+        };
         println!(
-            "LeNet forward, batch {batch}, {threads} thread(s): median {:.4} ms, {images_per_s:.0} images/s \
-             (min {:.4} ms, {} runs)",
+            "LeNet forward, batch {batch}, {threads} thread(s), {walk}: median {:.4} ms, \
+             {images_per_s:.0} images/s (min {:.4} ms, {} runs)",
             median * 1e3,
             times[0] * 1e3,
             times.len()
