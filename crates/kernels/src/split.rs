@@ -38,39 +38,64 @@ pub struct UnitGeometry {
     pub channels_per_unit: usize,
 }
 
+/// `⌈n / per⌉`, 0 when `per` is 0.
+fn blocks(n: usize, per: usize) -> usize {
+    if per == 0 {
+        0
+    } else {
+        n.div_ceil(per)
+    }
+}
+
 impl UnitGeometry {
-    /// Row blocks per batch item, `⌈P / rows_per_unit⌉`.
+    /// Row blocks per batch item, `⌈P / rows_per_unit⌉` (0 when `rows_per_unit` is 0: a
+    /// geometry with an empty unit size has no units; plans never make one).
     pub fn row_blocks(&self) -> usize {
-        self.rows.div_ceil(self.rows_per_unit)
+        blocks(self.rows, self.rows_per_unit)
     }
 
-    /// Channel blocks per row block, `⌈K / channels_per_unit⌉`.
+    /// Channel blocks per row block, `⌈K / channels_per_unit⌉` (0 when `channels_per_unit`
+    /// is 0).
     pub fn channel_blocks(&self) -> usize {
-        self.channels.div_ceil(self.channels_per_unit)
+        blocks(self.channels, self.channels_per_unit)
     }
 
-    /// Units per batch item.
+    /// Units per batch item (saturating: hand-built geometries cannot overflow it).
     pub fn units_per_item(&self) -> usize {
-        self.row_blocks() * self.channel_blocks()
+        self.row_blocks().saturating_mul(self.channel_blocks())
     }
 
-    /// Total units, `N · row blocks · channel blocks`.
+    /// Total units, `N · row blocks · channel blocks` (saturating).
     pub fn units(&self) -> usize {
-        self.batch * self.units_per_item()
+        self.batch.saturating_mul(self.units_per_item())
     }
 
-    /// Batch item and output-row range of unit `u`.
+    /// Batch item and output-row range of unit `u` (an empty range for a geometry without
+    /// units).
     pub fn unit(&self, u: usize) -> (usize, Range<usize>) {
         let per = self.units_per_item();
+        if per == 0 {
+            return (0, 0..0);
+        }
         let (n, block) = (u / per, (u % per) / self.channel_blocks());
-        let start = block * self.rows_per_unit;
-        (n, start..(start + self.rows_per_unit).min(self.rows))
+        let start = block.saturating_mul(self.rows_per_unit);
+        (
+            n,
+            start..start.saturating_add(self.rows_per_unit).min(self.rows),
+        )
     }
 
-    /// Output-channel range of unit `u`.
+    /// Output-channel range of unit `u` (empty for a geometry without units).
     pub fn unit_channels(&self, u: usize) -> Range<usize> {
-        let start = (u % self.channel_blocks()) * self.channels_per_unit;
-        start..(start + self.channels_per_unit).min(self.channels)
+        let blocks = self.channel_blocks();
+        if blocks == 0 {
+            return 0..0;
+        }
+        let start = (u % blocks).saturating_mul(self.channels_per_unit);
+        start
+            ..start
+                .saturating_add(self.channels_per_unit)
+                .min(self.channels)
     }
 
     /// Output elements of units `us`.
@@ -270,6 +295,51 @@ impl<'a> OutputPiece<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_built_geometries_with_empty_or_huge_units_do_not_panic() {
+        let g = |rows_per_unit, channels_per_unit| UnitGeometry {
+            batch: 3,
+            channels: 5,
+            rows: 7,
+            cols: 2,
+            rows_per_unit,
+            channels_per_unit,
+        };
+        for (r, c) in [(0, 5), (3, 0), (0, 0)] {
+            let g = g(r, c);
+            assert_eq!(g.units(), 0, "{g:?}");
+            assert_eq!(g.unit(4), (0, 0..0));
+            assert_eq!(g.unit_channels(4).is_empty(), c == 0);
+            assert!(OutputPiece::whole(&mut [0.0; 210], g).is_err());
+        }
+        let g = g(usize::MAX, usize::MAX);
+        assert_eq!(
+            (g.units(), g.unit(0), g.unit_channels(0)),
+            (3, (0, 0..7), 0..5)
+        );
+        let huge = UnitGeometry {
+            batch: usize::MAX,
+            rows: usize::MAX,
+            channels: usize::MAX,
+            ..g
+        };
+        let _ = (
+            huge.units(),
+            huge.unit(usize::MAX),
+            huge.unit_channels(usize::MAX),
+        );
+        let huge = UnitGeometry {
+            rows_per_unit: 1,
+            channels_per_unit: 1,
+            ..huge
+        };
+        assert_eq!(huge.units(), usize::MAX);
+        let _ = (
+            huge.unit(usize::MAX - 1),
+            huge.unit_channels(usize::MAX - 1),
+        );
+    }
 
     #[test]
     fn units_cover_every_element_once() {
