@@ -272,6 +272,38 @@ impl<'a> OutputPiece<'a> {
         ))
     }
 
+    /// The whole outputs (every channel and row) of the batch items whose units are exactly
+    /// `us`, as one slice, with those items. Returns `None` unless `us` is non-empty, inside
+    /// this piece, starts and ends at batch-item boundaries, and the units keep all channels.
+    pub(crate) fn items_mut(&mut self, us: Range<usize>) -> Option<(&mut [f32], Range<usize>)> {
+        let g = self.geometry;
+        let per = g.units_per_item();
+        if us.is_empty()
+            || us.start < self.units.start
+            || us.end > self.units.end
+            || g.channel_blocks() != 1
+            || per == 0
+            || !us.start.is_multiple_of(per)
+            || !us.end.is_multiple_of(per)
+        {
+            return None;
+        }
+        let items = us.start / per..us.end / per;
+        let item_len = g.channels * g.rows * g.cols;
+        // SAFETY: items < N (the units are inside the piece, hence the geometry), so the range
+        // lies inside the original slice; it is exactly the elements of units `us`, which only
+        // this piece covers, and `&mut self` prevents a second live borrow through this piece.
+        Some((
+            unsafe {
+                core::slice::from_raw_parts_mut(
+                    self.base.add(items.start * item_len),
+                    items.len() * item_len,
+                )
+            },
+            items,
+        ))
+    }
+
     /// Raw access for micro-kernels that write several channels of a unit at once: a pointer
     /// to row `rows.start` of channel 0 of unit `u`'s batch item, and the distance between
     /// channels. Returns `None` if `u` is not in this piece.

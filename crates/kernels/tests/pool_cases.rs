@@ -151,6 +151,16 @@ fn benchmark_shapes_with_every_activation() {
         pool(PoolKind::Average, 4, 6, 28, 28)
             .window(2, 2)
             .stride(2, 2),
+        // LeNet's second pool, and stacked planes with an odd width, a window 3 high and a
+        // horizontal stride that differs from the vertical one.
+        pool(PoolKind::Average, 3, 16, 10, 10)
+            .window(2, 2)
+            .stride(2, 2),
+        pool(PoolKind::Max, 5, 3, 10, 11).window(2, 2).stride(2, 2),
+        pool(PoolKind::Average, 2, 5, 9, 13)
+            .window(3, 2)
+            .stride(3, 2),
+        pool(PoolKind::Max, 2, 4, 12, 40).window(3, 3).stride(3, 2),
     ];
     for b in cases {
         let desc = b.build().unwrap();

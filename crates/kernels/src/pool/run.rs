@@ -174,6 +174,37 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
     let per_item = g.units_per_item();
     let all = k.piece.units();
     let mut group = all.start;
+    // Windows that tile the planes' rows exactly (no vertical padding, window height =
+    // stride, P·stride = H) with every column interior: consecutive planes then form one
+    // tall plane of C·H rows, and a run of whole batch items is one call of the row loop.
+    // LeNet's pools have 5- and 14-column rows, 16 and 6 planes per image: one call per
+    // plane cost as much as the pooling.
+    let stacked = M != GLOBAL
+        && M != MAX3S2
+        && (h.pad_before, h.dilation) == (0, 1)
+        && h.stride == h.kernel
+        && h.output * h.stride == h.input
+        && h.interior == (0, h.output)
+        && (lo, hi) == (0, w.output)
+        && edge_columns.len == 0;
+    if stacked && group.is_multiple_of(per_item) {
+        let whole_end = all.end - all.end % per_item;
+        if let Some((out, items)) = k.piece.items_mut(group..whole_end) {
+            let first = items.start * g.channels * plane_len + x0;
+            let job = RowJob {
+                src: k.input[first..].as_ptr(),
+                ..template
+            };
+            let rows = items.len() * g.channels * h.output;
+            // SAFETY: the taps of row `i` of the stack are rows i·kh .. i·kh + kh − 1 of the
+            // items' C·H input rows (channel i / P, its row i mod P: an interior row), columns
+            // x0 + [0, avail) of it; `out` holds the items' rows·Q outputs, row `i` at i·Q.
+            unsafe {
+                interior_rows::<V, R, M>(&job, rows, h.stride * w.input, out.as_mut_ptr(), g.cols)
+            };
+            group = whole_end;
+        }
+    }
     while group < all.end {
         let n = group / per_item;
         let group_end = all.end.min((n + 1) * per_item);
