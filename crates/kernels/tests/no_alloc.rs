@@ -89,6 +89,11 @@ fn conv_descriptors() -> Result<Vec<Conv2d>, Error> {
             .stride(2, 2)
             .padding(Padding::new(1, 0, 1, 0))
             .build()?,
+        // Miri-sized with output channels in lanes (the direct path's transposing tile).
+        b().channels(1, 8)
+            .input_size(3, 4)
+            .kernel_size(2, 2)
+            .build()?,
         // LeNet conv1 and conv2, and its first linear layer as a 1×1 convolution.
         b().channels(1, 6)
             .input_size(28, 28)
