@@ -47,7 +47,7 @@ pub enum BatchChunks {
 
 /// The activation bytes (input + output of a chunk's largest step) [`BatchChunks::Auto`]
 /// aims a chunk at: a quarter of the benchmark machine's 2 MiB L2, leaving room for the
-/// weights (LeNet: 23 images, whose conv1 step reads 72 KB and writes 433 KB).
+/// weights (LeNet: at most 23 images, whose conv1 step reads 72 KB and writes 433 KB).
 pub const CHUNK_BYTES: usize = 512 * 1024;
 
 /// Smallest chunk [`BatchChunks::Auto`] uses: models whose images are so large that fewer

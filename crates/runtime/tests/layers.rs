@@ -381,7 +381,7 @@ fn batch_chunks_give_the_same_bits_as_whole_batches() {
     let mut whole = lenet_like(&bytes, 1, BatchChunks::Whole);
     let want = whole.forward(&x).unwrap().to_tensor();
     assert_eq!(whole.planned_chunk(), None);
-    // Auto: LeNet's conv1 step holds 22 images in 512 KiB, so 37 images run as 19 + 18.
+    // Auto: LeNet's conv1 step holds 23 images in 512 KiB, so 37 images run as 19 + 18.
     for (chunks, planned) in [
         (BatchChunks::Auto, Some(19)),
         (BatchChunks::Images(1), Some(1)),
