@@ -141,8 +141,12 @@ impl UnitGeometry {
         }
     }
 
-    fn output_len(&self) -> usize {
-        self.batch * self.channels * self.rows * self.cols
+    /// `N·K·P·Q`, or `None` if it overflows.
+    fn output_len(&self) -> Option<usize> {
+        self.batch
+            .checked_mul(self.channels)?
+            .checked_mul(self.rows)?
+            .checked_mul(self.cols)
     }
 }
 
@@ -175,7 +179,14 @@ impl<'a> OutputPiece<'a> {
                 what: "channels per work unit",
             });
         }
-        check_len("output", geometry.output_len(), output.len())?;
+        // Checked: a wrapped count could match a short slice while the saturating unit count
+        // does not, and the pieces would then address elements past its end. With the
+        // product in range and Q >= 1, N·row blocks·channel blocks <= N·K·P cannot saturate;
+        // with Q = 0 every unit has no elements.
+        let len = geometry.output_len().ok_or(Error::Overflow {
+            what: "output elements",
+        })?;
+        check_len("output", len, output.len())?;
         Ok(OutputPiece {
             base: output.as_mut_ptr(),
             geometry,
@@ -370,6 +381,22 @@ mod tests {
         let _ = (
             huge.unit(usize::MAX - 1),
             huge.unit_channels(usize::MAX - 1),
+        );
+        // N·K·P·Q wraps to 2 here (2^63 + 1 items of 2 elements on 64 bits): refused, not a
+        // 2-element piece claiming usize::MAX units.
+        let wraps = UnitGeometry {
+            batch: usize::MAX / 2 + 2,
+            channels: 2,
+            rows: 1,
+            cols: 1,
+            rows_per_unit: 1,
+            channels_per_unit: 1,
+        };
+        assert_eq!(
+            OutputPiece::whole(&mut [0.0; 2], wraps).err(),
+            Some(Error::Overflow {
+                what: "output elements"
+            })
         );
     }
 

@@ -374,11 +374,11 @@ impl Sequential {
                 for (layer, s) in self.layers.iter().zip(self.shapes(one)?) {
                     // Activations run fused or in place: no step of their own.
                     if layer.as_activation().is_none() {
-                        step = step.max(prev + s.numel());
+                        step = step.max(prev.saturating_add(s.numel()));
                     }
                     prev = s.numel();
                 }
-                let n = CHUNK_BYTES / (4 * step.max(1));
+                let n = CHUNK_BYTES / step.saturating_mul(4).max(1);
                 if n < MIN_AUTO_CHUNK {
                     return Ok(None);
                 }

@@ -250,14 +250,17 @@ fn results_are_bit_identical_at_any_thread_count() {
     randomize(&mut base, 11);
     let bytes = base.to_safetensors_bytes().unwrap();
     let mut rng = Rng::new(5);
-    // 70: the linear layers run three 32-row shards (the last one 6 rows).
+    // Whole batches, so every layer splits over the threads (batch chunks have their own
+    // test below); 70: the linear layers run three 32-row shards (the last one 6 rows).
     for n in [1, 3, 8, 70] {
         let x = rng.tensor(&[n, 1, 28, 28], 1.0);
         let want = base.forward(&x).unwrap().to_tensor();
         for (t, split_small) in [(2, false), (2, true), (3, true), (4, true)] {
             // `split_small_calls`: split even the layers too small to pay for it (batch 1).
             let threads = Threads::new(t).unwrap().split_small_calls(split_small);
-            let mut m = lenet().with_threads(threads);
+            let mut m = lenet()
+                .with_threads(threads)
+                .with_batch_chunks(BatchChunks::Whole);
             m.load_safetensors_bytes(&bytes, "mem".as_ref()).unwrap();
             let got = m.forward(&x).unwrap();
             assert!(

@@ -71,8 +71,9 @@ pub(crate) trait F32Vector: Copy {
     unsafe fn pow2i(self) -> Self;
     /// Lane-wise `1 / self` for the activation epilogues, within 2 ulp for normal inputs
     /// whose reciprocal is normal (results below the normal range may flush to zero).
-    /// The default divides; x86 levels refine the hardware estimate by one Newton–Raphson
-    /// step (`rcp14` + 2 FMAs on AVX-512: a tenth of `vdivps zmm`'s throughput cost).
+    /// The default divides (portable, SSE2, NEON); AVX-512 refines `rcp14` by one
+    /// Newton–Raphson step (2 FMAs: a fraction of `vdivps zmm`'s throughput cost), AVX2
+    /// refines `rcp` by two.
     #[inline(always)]
     unsafe fn recip(self) -> Self {
         // SAFETY: forwarded contract.

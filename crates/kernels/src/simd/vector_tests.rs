@@ -129,7 +129,8 @@ fn recip_and_mul_pow2i_are_accurate_at_every_level() {
                 // SAFETY: i + LANES <= 64 because LANES divides 64.
                 unsafe {
                     let x = V::load(self.0.as_ptr().add(i));
-                    // n = i/LANES − 3, an integer in −3..=12 at every width.
+                    // n = i/LANES − 3: −3..=12 at 4 lanes and more, up to 60 at one lane
+                    // (then x·2^n may be inf, on both sides of the comparison).
                     let n = V::splat((i / V::LANES) as f32 - 3.0);
                     x.mul_pow2i(n).store(self.1.as_mut_ptr().add(i));
                     x.recip().store(self.0.as_mut_ptr().add(i));

@@ -197,6 +197,8 @@ impl Conv2d {
     /// Makes every decision for an input shape once: the descriptor, the algorithm (through
     /// the selector unless forced), the fused activation, and the prepared weights cache.
     pub fn plan(&mut self, input: Shape, activation: Activation) -> Result<Conv2dPlan> {
+        // A failed plan leaves no earlier plan's transformed weights behind.
+        self.prepared = None;
         let (plan, prepared) = self.plan_detached(input, activation)?;
         self.prepared = prepared;
         Ok(plan)
