@@ -21,7 +21,7 @@ pub mod weights;
 
 pub use convkit_kernels as kernels;
 pub use error::{Error, Result};
-pub use model::{BatchChunks, Sequential};
+pub use model::{BatchChunks, Sequential, CHUNK_BYTES, MIN_AUTO_CHUNK};
 pub use parallel::{Scratch, Threads};
 pub use receptive::{receptive_field, Region};
 pub use tensor::{Shape, Tensor, TensorRef};
