@@ -15,6 +15,11 @@ fn one_thread(layers: Vec<Layer>) -> Sequential {
     Sequential::new(layers).with_threads(Threads::new(1).unwrap())
 }
 
+/// Equal lengths and every element the same bits.
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 fn act(a: Activation, x: f32) -> f32 {
     a.apply_reference(f64::from(x)) as f32
 }
@@ -264,10 +269,7 @@ fn results_are_bit_identical_at_any_thread_count() {
             m.load_safetensors_bytes(&bytes, "mem".as_ref()).unwrap();
             let got = m.forward(&x).unwrap();
             assert!(
-                got.data()
-                    .iter()
-                    .zip(want.data())
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                same_bits(got.data(), want.data()),
                 "batch {n}, {t} threads, split_small {split_small}"
             );
         }
@@ -400,10 +402,7 @@ fn batch_chunks_give_the_same_bits_as_whole_batches() {
             for pass in 0..2 {
                 let got = m.forward(&x).unwrap();
                 assert!(
-                    got.data()
-                        .iter()
-                        .zip(want.data())
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    same_bits(got.data(), want.data()),
                     "{chunks:?}, {threads} threads, pass {pass}"
                 );
             }
@@ -441,10 +440,7 @@ fn batch_chunks_run_prepared_weights_of_a_smaller_last_chunk() {
             let got = m.forward(&x).unwrap().to_tensor();
             assert_eq!(m.planned_chunk(), Some(4));
             assert!(
-                got.data()
-                    .iter()
-                    .zip(want.data())
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                same_bits(got.data(), want.data()),
                 "{algorithm:?}, {threads} threads"
             );
         }
