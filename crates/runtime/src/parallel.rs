@@ -1,16 +1,18 @@
 //! Running kernel plans on a rayon thread pool.
 //!
-//! A plan's output is cut into work units (see [`convkit_kernels::split`]); [`Threads`]
-//! halves the output recursively with `rayon::join`, at most one leaf per thread (fewer, or
-//! none, for calls too small to pay for a split), each leaf with its own slice of one scratch
-//! buffer. `join` needs no heap allocation, and every unit is computed the
-//! same way in any leaf, so results are bit-identical at any thread count and a call allocates
-//! nothing once its [`Scratch`] has grown to size.
+//! A plan's output is cut into work units (see [`convkit_kernels::split`]). [`Threads`] starts
+//! one leaf per thread (fewer, or none, for calls too small to pay for a split) with
+//! `rayon::join`, each leaf with its own slice of one scratch buffer, and the leaves take
+//! pieces of the remaining units from a shared queue until it is empty (guided
+//! self-scheduling: `docs/runtime.md`, "Dynamic pieces"). `join` needs no heap allocation,
+//! and every unit is computed the same way in any piece, so results are bit-identical at any
+//! thread count and a call allocates nothing once its [`Scratch`] has grown to size.
 
 use crate::layers::{LinearPlan, LINEAR_SHARD_ROWS};
 use convkit_kernels::{Conv2dPlan, Error, OutputPiece, Pool2dPlan};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A sized rayon pool (or the calling thread alone, for one thread).
@@ -136,9 +138,9 @@ impl Threads {
         self.count.min(plan.shards()).max(1)
     }
 
-    /// Runs `f(piece, scratch)` on every leaf of `output` split over the threads, the leaves
-    /// covering disjoint unit ranges; returns the first error. At most `work_leaves` leaves:
-    /// a call too small to pay for a split runs on the calling thread.
+    /// Runs `f(piece, scratch)` on pieces covering `whole`'s units exactly once, on up to one
+    /// leaf per thread ([`drain_pieces`]); returns the first error. At most `work_leaves`
+    /// leaves: a call too small to pay for a split runs on the calling thread as one piece.
     fn for_each_piece<F>(
         &self,
         whole: OutputPiece<'_>,
@@ -153,7 +155,12 @@ impl Threads {
         let leaves = self.leaves(whole.len(), work_leaves);
         match &self.pool {
             Some(pool) if leaves > 1 => {
-                pool.install(|| split_run(whole, scratch, scratch_per_leaf, leaves, f))
+                let queue = Mutex::new(Some(whole));
+                pool.install(|| {
+                    split_leaves(0..leaves, scratch, scratch_per_leaf, &|leaf, s| {
+                        drain_pieces(&queue, leaf, leaves, s, f)
+                    })
+                })
             }
             _ => f(whole, &mut scratch[..scratch_per_leaf]),
         }
@@ -341,29 +348,77 @@ fn keep_warm(done: &AtomicBool, owner: Option<usize>) {
     }
 }
 
-/// Splits `piece` into `leaves` parts of near-equal unit counts and runs them in parallel.
-fn split_run<F>(
-    piece: OutputPiece<'_>,
+/// Runs `f(leaf, scratch)` for each leaf index of `leaves` in parallel (`rayon::join`
+/// halving), each with its own `per_leaf` slice of `scratch`.
+fn split_leaves<F>(
+    leaves: Range<usize>,
     scratch: &mut [f32],
     per_leaf: usize,
+    f: &F,
+) -> Result<(), Error>
+where
+    F: Fn(usize, &mut [f32]) -> Result<(), Error> + Sync,
+{
+    if leaves.len() <= 1 {
+        return f(leaves.start, &mut scratch[..per_leaf]);
+    }
+    let mid = leaves.start + leaves.len() / 2;
+    let (left_scratch, right_scratch) = scratch.split_at_mut(per_leaf * (mid - leaves.start));
+    let (a, b) = rayon::join(
+        || split_leaves(leaves.start..mid, left_scratch, per_leaf, f),
+        || split_leaves(mid..leaves.end, right_scratch, per_leaf, f),
+    );
+    a.and(b)
+}
+
+/// One leaf's share of a split call: takes pieces off `queue` (the units no leaf has taken
+/// yet) and runs them until none are left. Guided self-scheduling: each piece is
+/// `remaining / (2·leaves)` units (at least one), so the first pieces are large and the last
+/// ones a single unit, and a leaf that runs slower (a busy or slower core) or starts late (a
+/// sleeping worker's wake-up) simply takes fewer; the leaves finish within about one unit
+/// of each other. Even leaves take from the front, odd ones from the back, so with two
+/// threads each keeps to its own end of the output (as a static split would) until they
+/// meet. On an error the queue is emptied so the other leaves stop too.
+fn drain_pieces<F>(
+    queue: &Mutex<Option<OutputPiece<'_>>>,
+    leaf: usize,
     leaves: usize,
+    scratch: &mut [f32],
     f: &F,
 ) -> Result<(), Error>
 where
     F: Fn(OutputPiece<'_>, &mut [f32]) -> Result<(), Error> + Sync,
 {
-    if leaves <= 1 {
-        return f(piece, &mut scratch[..per_leaf]);
+    let poisoned = || Error::InvalidParameter {
+        what: "a thread panicked while taking work",
+    };
+    loop {
+        let piece = {
+            let mut rest = queue.lock().map_err(|_| poisoned())?;
+            let Some(all) = rest.take() else {
+                return Ok(());
+            };
+            let len = all.len();
+            if len == 0 {
+                return Ok(());
+            }
+            let take = (len / (2 * leaves)).max(1);
+            let (piece, left) = if leaf.is_multiple_of(2) {
+                all.split_at(take)
+            } else {
+                let (left, piece) = all.split_at(len - take);
+                (piece, left)
+            };
+            *rest = Some(left);
+            piece
+        };
+        if let Err(e) = f(piece, scratch) {
+            if let Ok(mut rest) = queue.lock() {
+                *rest = None;
+            }
+            return Err(e);
+        }
     }
-    let left_leaves = leaves / 2;
-    let mid = piece.len() * left_leaves / leaves;
-    let (left, right) = piece.split_at(mid);
-    let (left_scratch, right_scratch) = scratch.split_at_mut(per_leaf * left_leaves);
-    let (a, b) = rayon::join(
-        || split_run(left, left_scratch, per_leaf, left_leaves, f),
-        || split_run(right, right_scratch, per_leaf, leaves - left_leaves, f),
-    );
-    a.and(b)
 }
 
 /// Splits the shards `range` (whose output rows are `output`, `per_shard` values per full
@@ -666,9 +721,12 @@ mod tests {
                         )
                     })
                     .unwrap();
-                let leaves = seen.into_inner().unwrap().len();
-                assert_eq!(leaves, if want_split || split_small { 2 } else { 1 });
-                assert_eq!(threads.conv_leaves(&plan), leaves);
+                // A split call runs as several pieces (the first piece a leaf takes is at
+                // most a quarter of the units), an unsplit one as one.
+                let pieces = seen.into_inner().unwrap().len();
+                let split = want_split || split_small;
+                assert_eq!(pieces > 1, split, "{pieces} pieces");
+                assert_eq!(threads.conv_leaves(&plan), if split { 2 } else { 1 });
             }
         }
     }

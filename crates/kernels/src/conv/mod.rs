@@ -187,14 +187,19 @@ impl Conv2dPlan {
         // their micro-kernel's rows (`docs/architecture.md`, "Threads"). Each channel block
         // packs the unit's whole `B`: for im2col that is a plain copy only for 1×1 kernels; a
         // 3×3 layer's patch packing cost a 14×14×256 layer 14% at one thread when done twice.
-        // The other paths write every channel of a unit through `unit_ptr`: their units keep
-        // all channels.
+        // Depthwise units are single channels; the other paths write every channel of a unit
+        // through `unit_ptr`: their units keep all channels.
         let geometry = match algorithm {
             Algorithm::Im2colGemm if desc.kernel_height() * desc.kernel_width() == 1 => geometry
                 .split_channels_for_two(desc.groups(), crate::gemm::Blocking::for_level(level).mr),
             Algorithm::Winograd2x2 | Algorithm::Winograd4x4 | Algorithm::Winograd6x6 => {
                 geometry.split_channels_for_two(desc.groups(), winograd::layout::gemm_mr(level))
             }
+            // Depthwise channels are independent: a unit is one channel (all rows).
+            Algorithm::Depthwise => UnitGeometry {
+                channels_per_unit: 1,
+                ..geometry
+            },
             _ => geometry,
         };
         Ok(Conv2dPlan {

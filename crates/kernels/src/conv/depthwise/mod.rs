@@ -1,11 +1,14 @@
 //! Depthwise convolution (`groups == in_channels == out_channels`): each channel convolved
 //! with its own `R×S` filter, vectorised along the output row.
 //!
-//! Per work unit (batch item × block of output rows) and channel: the input rows the block
-//! reads, top/bottom padding rows included as zero rows, are prepared once into the caller's
-//! scratch ([`RowPrep`]: left/right zero padding, stride phases), then
-//! [`f32_dwconv_mrxnv`] tiles of 2 output rows × up to 4 vectors cover the block. im2col +
-//! GEMM would copy 9 values per multiply-add here; this path reads each prepared row from L1.
+//! A work unit is one channel of one batch item, all its output rows: channels are
+//! independent, so units share no input and a split has no halo to read twice, and a
+//! batch-1 layer has as many units as channels for the runtime's threads to balance. Within
+//! a unit the output rows go in blocks ([`row_block`]) whose input rows, top/bottom padding
+//! rows included as zero rows, are prepared once into the caller's scratch ([`RowPrep`]:
+//! left/right zero padding, stride phases); [`f32_dwconv_mrxnv`] tiles of 2 output rows × up
+//! to 4 vectors (or the 3×3 row-reuse tile) cover the block. im2col + GEMM would copy 9
+//! values per multiply-add here; this path reads each prepared row from L1.
 //!
 //! 3×3 and 5×5 are unrolled; other sizes up to 16 columns wide run the same body with the
 //! size read at run time (wider kernels: use the direct path).
@@ -29,13 +32,23 @@ fn input_rows_for(desc: &Conv2d, rows: usize) -> usize {
     (rows - 1) * desc.stride_height() + (desc.kernel_height() - 1) * desc.dilation_height() + 1
 }
 
-/// Output rows per unit: a quarter of the image (so two threads share a batch-1 image with
-/// little imbalance), which keeps the halo rows prepared twice below `(R−1)/(P/4)`.
-fn rows_per_unit(desc: &Conv2d) -> usize {
-    desc.output_height().div_ceil(4).max(1)
+/// Prepared floats a row block aims to stay within (32 KiB: the block's rows stay in L1 while
+/// its tiles read them up to `R` times).
+const ROW_BLOCK_FLOATS: usize = 8 * 1024;
+
+/// Output rows per block of a unit: as many as keep the prepared rows within
+/// [`ROW_BLOCK_FLOATS`] (at least one), evened out over the output height so the last block
+/// is not a sliver.
+fn row_block(desc: &Conv2d, row_len: usize) -> usize {
+    let p = desc.output_height().max(1);
+    let rows_in = (ROW_BLOCK_FLOATS / row_len.max(1)).max(input_rows_for(desc, 1));
+    let fit = (rows_in - input_rows_for(desc, 1)) / desc.stride_height() + 1;
+    let blocks = p.div_ceil(fit.clamp(1, p));
+    p.div_ceil(blocks)
 }
 
-/// The plan's decision for this path: `(rows_per_unit, scratch_len)`, or
+/// The plan's decision for this path: `(rows_per_unit, scratch_len)` (a unit is one channel,
+/// all `P` rows; the scratch holds one row block's prepared rows), or
 /// [`Error::UnsupportedAlgorithm`] when the descriptor is not depthwise or the kernel is wider
 /// than 16.
 pub(super) fn decide(desc: &Conv2d, level: Level) -> Result<(usize, usize), Error> {
@@ -52,13 +65,13 @@ pub(super) fn decide(desc: &Conv2d, level: Level) -> Result<(usize, usize), Erro
         });
     }
     let prep = RowPrep::new(desc, level)?;
-    let rows = rows_per_unit(desc);
+    let rows = row_block(desc, prep.row_len);
     let scratch = mul(
         input_rows_for(desc, rows),
         prep.row_len,
         "depthwise scratch",
     )?;
-    Ok((rows, scratch))
+    Ok((desc.output_height(), scratch))
 }
 
 /// Runs the units of `piece` (lengths checked by the plan).
@@ -115,7 +128,7 @@ impl SimdKernel for DwUnits<'_, '_> {
     }
 }
 
-/// The driver: units → channels → prepare rows → pairs of output rows → column tiles.
+/// The driver: units (channels) → row blocks → prepare rows → row tiles → column tiles.
 #[inline(always)]
 unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_, '_>) {
     let d = k.desc;
@@ -131,25 +144,21 @@ unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_,
         *t = prep.tap_offset(s, dw);
     }
     let row_len = prep.row_len;
+    let block = row_block(d, row_len);
 
-    // Channel-major over each batch item's run of units: a channel's planes are then read
-    // and written as one stream (units of a run are consecutive row blocks), which the
-    // hardware prefetchers follow; every (unit, channel) is computed exactly as alone.
-    let units = k.piece.units();
-    let per_item = g.units_per_item();
-    let mut run_start = units.start;
-    while run_start < units.end {
-        let run_end = units.end.min((run_start / per_item + 1) * per_item);
-        for ch in 0..c_all {
-            for u in run_start..run_end {
-                let (n, rows) = g.unit(u);
-                let Some((y_unit, y_kstride)) = k.piece.unit_ptr(u) else {
-                    continue;
-                };
+    for u in k.piece.units() {
+        let (n, rows) = g.unit(u);
+        let Some((y_unit, y_kstride)) = k.piece.unit_ptr(u) else {
+            continue;
+        };
+        for ch in g.unit_channels(u) {
+            let plane = (n * c_all + ch) * h * w;
+            let mut b0 = rows.start;
+            while b0 < rows.end {
+                let b_len = block.min(rows.end - b0);
                 // Prepared row i holds input row first + i (a zero row outside the image).
-                let first = (rows.start * sh) as isize - top;
-                let count = input_rows_for(d, rows.len());
-                let plane = (n * c_all + ch) * h * w;
+                let first = (b0 * sh) as isize - top;
+                let count = input_rows_for(d, b_len);
                 for i in 0..count {
                     let ih = first + i as isize;
                     let dst = &mut k.scratch[i * row_len..(i + 1) * row_len];
@@ -162,65 +171,70 @@ unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_,
                         unsafe { prep.prepare_row_simd::<V>(&k.input[src..src + w], dst) };
                     }
                 }
-                let mut tile = DwTile {
-                    x: k.scratch.as_ptr(),
-                    x_mstride: sh * row_len,
-                    x_rstride: dh * row_len,
-                    // SAFETY: ch < K = C, so the channel's filter exists.
-                    w: unsafe { k.weights.as_ptr().add(ch * r_len * s_len) },
-                    r_len,
-                    s_len,
-                    taps,
-                    y: y_unit,
-                    y_mstride: q_len,
-                    q_valid: 0,
-                    bias: k.bias.map(|b| b[ch]),
-                    act: k.act,
-                };
+                // SAFETY: `unit_ptr` points at row rows.start of channel 0 of the unit's
+                // batch item; channel ch (one of the unit's) and rows b0..b0 + b_len of it
+                // exist.
+                let y_block = unsafe { y_unit.add(ch * y_kstride + (b0 - rows.start) * q_len) };
+                let bias = k.bias.map(|b| b[ch]);
+                // SAFETY: ch < K = C, so the channel's filter exists.
+                let w_ch = unsafe { k.weights.as_ptr().add(ch * r_len * s_len) };
                 if R == 3 && S == 3 && dh == 1 && (sh == 1 || sh == 2) {
                     let mut tile = Dw3x3Tile {
                         x: k.scratch.as_ptr(),
                         x_row: row_len,
                         taps: [taps[0], taps[1], taps[2]],
-                        w: tile.w,
-                        y: tile.y,
+                        w: w_ch,
+                        y: y_block,
                         y_mstride: q_len,
                         q_valid: 0,
                         masked_tail: V::FAST_MASKED_STORE,
-                        bias: tile.bias,
+                        bias,
                         act: k.act,
                     };
-                    // SAFETY: the unit's output rows exist and their input rows were
+                    // SAFETY: the block's output rows exist and their input rows were
                     // prepared (as for the general tiles below).
                     unsafe {
-                        tile.y = y_unit.add(ch * y_kstride);
                         if sh == 1 {
-                            rows_3x3::<V, 1>(&mut tile, rows.len(), q_len);
+                            rows_3x3::<V, 1>(&mut tile, b_len, q_len);
                         } else {
-                            rows_3x3::<V, 2>(&mut tile, rows.len(), q_len);
+                            rows_3x3::<V, 2>(&mut tile, b_len, q_len);
                         }
                     }
-                    continue;
-                }
-                let mut m = 0;
-                while m < rows.len() {
-                    let mr = if rows.len() - m >= 2 { 2 } else { 1 };
-                    // SAFETY: output rows m, m + mr − 1 of the unit exist; their input rows
-                    // (m + mr − 1)·sh + (R − 1)·dh < count were prepared.
-                    unsafe {
-                        tile.x = k.scratch.as_ptr().add(m * sh * row_len);
-                        tile.y = y_unit.add(ch * y_kstride + m * q_len);
-                        if mr == 2 {
-                            row_tiles::<V, 2, R, S>(&mut tile, q_len);
-                        } else {
-                            row_tiles::<V, 1, R, S>(&mut tile, q_len);
+                } else {
+                    let mut tile = DwTile {
+                        x: k.scratch.as_ptr(),
+                        x_mstride: sh * row_len,
+                        x_rstride: dh * row_len,
+                        w: w_ch,
+                        r_len,
+                        s_len,
+                        taps,
+                        y: y_block,
+                        y_mstride: q_len,
+                        q_valid: 0,
+                        bias,
+                        act: k.act,
+                    };
+                    let mut m = 0;
+                    while m < b_len {
+                        let mr = if b_len - m >= 2 { 2 } else { 1 };
+                        // SAFETY: output rows m, m + mr − 1 of the block exist; their input
+                        // rows (m + mr − 1)·sh + (R − 1)·dh < count were prepared.
+                        unsafe {
+                            tile.x = k.scratch.as_ptr().add(m * sh * row_len);
+                            tile.y = y_block.add(m * q_len);
+                            if mr == 2 {
+                                row_tiles::<V, 2, R, S>(&mut tile, q_len);
+                            } else {
+                                row_tiles::<V, 1, R, S>(&mut tile, q_len);
+                            }
                         }
+                        m += mr;
                     }
-                    m += mr;
                 }
+                b0 += b_len;
             }
         }
-        run_start = run_end;
     }
 }
 
