@@ -283,35 +283,42 @@ impl<'a> OutputPiece<'a> {
         ))
     }
 
-    /// The whole outputs (every channel and row) of the batch items whose units are exactly
-    /// `us`, as one slice, with those items. Returns `None` unless `us` is non-empty, inside
-    /// this piece, starts and ends at batch-item boundaries, and the units keep all channels.
-    pub(crate) fn items_mut(&mut self, us: Range<usize>) -> Option<(&mut [f32], Range<usize>)> {
+    /// The whole output planes (every row of a channel of a batch item) of the consecutive
+    /// units `us`, as one slice, with those planes' indices `n·K + k`. Units that span every
+    /// row (one row block) cover consecutive planes in any run; units cut into row blocks
+    /// (with every channel) only as whole batch items. Returns `None` if `us` is empty or
+    /// outside this piece, or is not such a run.
+    pub(crate) fn planes_mut(&mut self, us: Range<usize>) -> Option<(&mut [f32], Range<usize>)> {
         let g = self.geometry;
         let per = g.units_per_item();
-        if us.is_empty()
-            || us.start < self.units.start
-            || us.end > self.units.end
-            || g.channel_blocks() != 1
-            || per == 0
-            || !us.start.is_multiple_of(per)
-            || !us.end.is_multiple_of(per)
-        {
+        if us.is_empty() || us.start < self.units.start || us.end > self.units.end || per == 0 {
             return None;
         }
-        let items = us.start / per..us.end / per;
-        let item_len = g.channels * g.rows * g.cols;
-        // SAFETY: items < N (the units are inside the piece, hence the geometry), so the range
-        // lies inside the original slice; it is exactly the elements of units `us`, which only
-        // this piece covers, and `&mut self` prevents a second live borrow through this piece.
+        let plane = |u: usize| g.unit(u).0 * g.channels + g.unit_channels(u).start;
+        let planes = if g.row_blocks() == 1 {
+            let last = us.end - 1;
+            plane(us.start)..plane(last) + g.unit_channels(last).len()
+        } else if g.channel_blocks() == 1
+            && us.start.is_multiple_of(per)
+            && us.end.is_multiple_of(per)
+        {
+            us.start / per * g.channels..us.end / per * g.channels
+        } else {
+            return None;
+        };
+        let plane_len = g.rows * g.cols;
+        // SAFETY: the planes belong to units inside the piece, hence to the geometry, so the
+        // range lies inside the original slice; it is exactly the elements of units `us`
+        // (whole planes, in NCHW order), which only this piece covers, and `&mut self`
+        // prevents a second live borrow through this piece.
         Some((
             unsafe {
                 core::slice::from_raw_parts_mut(
-                    self.base.add(items.start * item_len),
-                    items.len() * item_len,
+                    self.base.add(planes.start * plane_len),
+                    planes.len() * plane_len,
                 )
             },
-            items,
+            planes,
         ))
     }
 
@@ -520,6 +527,57 @@ mod tests {
         fn out_index(n: usize, k: usize, y: usize) -> usize {
             ((n * 5 + k) * 3 + y) * 2
         }
+    }
+
+    #[test]
+    fn planes_cover_runs_of_whole_plane_units_once() {
+        // Units of whole planes: 2 items × 3 channel blocks (0..2, 2..4, 4..5) of 3×2 planes.
+        let g = UnitGeometry {
+            batch: 2,
+            channels: 5,
+            rows: 3,
+            cols: 2,
+            rows_per_unit: 3,
+            channels_per_unit: 2,
+        };
+        let mut out = [0.0f32; 2 * 5 * 3 * 2];
+        let piece = OutputPiece::whole(&mut out, g).unwrap();
+        let (mut a, mut b) = piece.split_at(2);
+        assert!(a.planes_mut(1..3).is_none(), "leaves the piece");
+        assert!(a.planes_mut(1..1).is_none(), "empty");
+        for (p, us, planes) in [(&mut a, 0..2, 0..4), (&mut b, 2..6, 4..10)] {
+            let (slice, got) = p.planes_mut(us).unwrap();
+            assert_eq!(
+                (slice.len(), got.clone()),
+                (planes.len() * 6, planes.clone())
+            );
+            slice
+                .iter_mut()
+                .for_each(|x| *x += 1.0 + planes.start as f32);
+        }
+        let mut marks = [0.0f32; 10];
+        marks
+            .iter_mut()
+            .zip(out.chunks(6))
+            .for_each(|(m, p)| *m = p[0]);
+        assert_eq!(marks, [1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]);
+        assert!(out.chunks(6).all(|p| p.iter().all(|x| *x == p[0])));
+
+        // Row blocks of every channel: whole batch items only.
+        let g = UnitGeometry {
+            rows_per_unit: 2,
+            channels_per_unit: 5,
+            ..g
+        };
+        let mut out = [0.0f32; 2 * 5 * 3 * 2];
+        let mut piece = OutputPiece::whole(&mut out, g).unwrap();
+        assert!(piece.planes_mut(0..1).is_none(), "half an item");
+        assert!(piece.planes_mut(1..3).is_none(), "not item-aligned");
+        let (slice, planes) = piece.planes_mut(2..4).unwrap();
+        assert_eq!((slice.len(), planes), (30, 5..10));
+        slice.fill(1.0);
+        assert_eq!(out.iter().sum::<f32>(), 30.0);
+        assert!(out[30..].iter().all(|x| *x == 1.0));
     }
 
     #[test]

@@ -249,6 +249,61 @@ fn every_split_is_bit_identical() {
     }
 }
 
+/// Both unit shapes, against the reference at every level and split at every unit boundary
+/// checked: planes smaller than a unit (units of whole planes of a block of channels, the
+/// stacked 2×2/2 kernel across units included) and planes larger than one (row blocks of
+/// every channel).
+#[test]
+fn channel_block_and_row_block_units_match_the_reference_at_any_split() {
+    let cases = [
+        // 40×40 planes, 30 channels: blocks of 6 channels, stacked exact-tiling windows.
+        (
+            pool(PoolKind::Max, 2, 30, 80, 80).window(2, 2).stride(2, 2),
+            6,
+        ),
+        (
+            pool(PoolKind::Average, 2, 30, 80, 80)
+                .window(2, 2)
+                .stride(2, 2),
+            6,
+        ),
+        // 3×3/2 pad 1 (shared-row kernel), 20×20 planes: blocks of 21 channels.
+        (
+            pool(PoolKind::Max, 1, 45, 40, 40)
+                .window(3, 3)
+                .stride(2, 2)
+                .padding(Padding::uniform(1)),
+            21,
+        ),
+        // 92×92 planes (8464 outputs): row blocks.
+        (
+            pool(PoolKind::Max, 1, 3, 184, 184)
+                .window(2, 2)
+                .stride(2, 2),
+            3,
+        ),
+        (
+            pool(PoolKind::Average, 2, 2, 91, 91)
+                .window(3, 3)
+                .stride(1, 1)
+                .padding(Padding::uniform(1))
+                .count_include_pad(false),
+            2,
+        ),
+    ];
+    for (builder, channels_per_unit) in cases {
+        let desc = builder.build().unwrap();
+        let plan = Pool2dPlan::new(&desc, PoolOptions::default()).unwrap();
+        let g = plan.unit_geometry();
+        assert_eq!(g.channels_per_unit, channels_per_unit, "{desc:?}");
+        assert!(g.units() >= 3, "{desc:?}");
+        let x = values(desc.input_len(), 11);
+        for split in [1, g.units() / 2, g.units() - 1] {
+            check_all_levels(&desc, &x, Activation::Identity, split);
+        }
+    }
+}
+
 #[test]
 fn rows_per_unit_gives_several_units_for_threads() {
     let desc = pool(PoolKind::Max, 1, 64, 112, 112)

@@ -58,8 +58,8 @@ enum Micro {
 }
 
 /// Output elements one work unit aims for: enough that a unit's fixed cost (row setup, edge
-/// columns) is small, few enough that two threads get ≥ 7 units each on the benchmark cases
-/// (1×64×56×56 outputs: 2 rows per unit, 28 units).
+/// columns) is small, few enough that two threads get many units each on the benchmark cases
+/// (1×64×56×56 outputs: planes of 3 channels, 22 units).
 const UNIT_OUTPUTS: usize = 8192;
 
 /// A prepared pooling call.
@@ -127,9 +127,20 @@ impl Pool2dPlan {
         } else {
             Micro::General
         };
-        // Both factors are at most the output length, which the descriptor checked.
-        let row_outputs = desc.channels() * out_w;
-        let rows_per_unit = UNIT_OUTPUTS.div_ceil(row_outputs).clamp(1, out_h);
+        // Planes smaller than a unit: units of whole planes (every row of a block of
+        // channels), so a unit reads and writes one contiguous run of planes. Larger planes:
+        // blocks of rows with every channel. Both factors are at most the output length,
+        // which the descriptor checked.
+        let plane = out_h * out_w;
+        let (rows_per_unit, channels_per_unit) = if plane < UNIT_OUTPUTS {
+            (out_h, UNIT_OUTPUTS.div_ceil(plane).min(desc.channels()))
+        } else {
+            let row_outputs = desc.channels() * out_w;
+            (
+                UNIT_OUTPUTS.div_ceil(row_outputs).clamp(1, out_h),
+                desc.channels(),
+            )
+        };
         Ok(Pool2dPlan {
             desc: *desc,
             level,
@@ -140,7 +151,7 @@ impl Pool2dPlan {
                 rows: out_h,
                 cols: out_w,
                 rows_per_unit,
-                channels_per_unit: desc.channels(),
+                channels_per_unit,
             },
             micro,
             h,

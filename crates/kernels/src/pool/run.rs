@@ -30,7 +30,7 @@ pub(super) fn run_with_indices(
     let (in_h, in_w) = (h.input, w.input);
     for u in piece.units() {
         let (n, rows) = g.unit(u);
-        for c in 0..g.channels {
+        for c in g.unit_channels(u) {
             let (Some(out), Some(idx)) = (piece.rows_mut(u, c), indices.rows_mut(u, c)) else {
                 continue;
             };
@@ -168,15 +168,17 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
     };
     // The edge columns of those rows, with their tap columns worked out once.
     let edge_columns = EdgeColumns::new(w, plan.desc.count_include_pad());
-    // Channel-major over the piece's units of one batch item: each channel's part of the
-    // plane is one contiguous stream the hardware prefetchers follow (unit-major order read
-    // a few rows of every plane in turn and ran 1.5–2× slower on maxpool_2x2_s2).
+    // Channel-major: each channel's part of the plane is one contiguous stream the hardware
+    // prefetchers follow (unit-major order read a few rows of every plane in turn and ran
+    // 1.5–2× slower on maxpool_2x2_s2). Units with every row ([`Pool2dPlan::new`]: planes
+    // smaller than a unit) are walked unit by unit, their channels in turn; units of row
+    // blocks with every channel, channel by channel over each batch item's run of units.
     let per_item = g.units_per_item();
     let all = k.piece.units();
     let mut group = all.start;
     // Windows that tile the planes' rows exactly (no vertical padding, window height =
     // stride, P·stride = H) with every column interior: consecutive planes then form one
-    // tall plane of C·H rows, and a run of whole batch items is one call of the row loop.
+    // tall plane of H rows per plane, and a run of whole planes is one call of the row loop.
     // LeNet's pools have 5- and 14-column rows, 16 and 6 planes per image: one call per
     // plane cost as much as the pooling.
     let stacked = M != GLOBAL
@@ -187,23 +189,57 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
         && h.interior == (0, h.output)
         && (lo, hi) == (0, w.output)
         && edge_columns.len == 0;
-    if stacked && group.is_multiple_of(per_item) {
-        let whole_end = all.end - all.end % per_item;
-        if let Some((out, items)) = k.piece.items_mut(group..whole_end) {
-            let first = items.start * g.channels * plane_len + x0;
+    if stacked {
+        // Every unit when units span every row; else the piece's whole batch items.
+        let end = if g.row_blocks() == 1 {
+            all.end
+        } else {
+            all.end - all.end % per_item
+        };
+        if let Some((out, planes)) = k.piece.planes_mut(group..end) {
             let job = RowJob {
-                src: k.input[first..].as_ptr(),
+                src: k.input[planes.start * plane_len + x0..].as_ptr(),
                 ..template
             };
-            let rows = items.len() * g.channels * h.output;
+            let rows = planes.len() * h.output;
             // SAFETY: the taps of row `i` of the stack are rows i·kh .. i·kh + kh − 1 of the
-            // items' C·H input rows (channel i / P, its row i mod P: an interior row), columns
-            // x0 + [0, avail) of it; `out` holds the items' rows·Q outputs, row `i` at i·Q.
+            // planes' H input rows each (plane i / P, its row i mod P: an interior row),
+            // columns x0 + [0, avail) of it; `out` holds the planes' rows·Q outputs, row `i`
+            // at i·Q.
             unsafe {
                 interior_rows::<V, R, M>(&job, rows, h.stride * w.input, out.as_mut_ptr(), g.cols)
             };
-            group = whole_end;
+            group = end;
         }
+    }
+    let fast = FastRows {
+        lo,
+        x0,
+        rows: fast_rows,
+    };
+    if g.channel_blocks() > 1 {
+        for u in group..all.end {
+            let (n, rows) = g.unit(u);
+            for c in g.unit_channels(u) {
+                let start = (n * g.channels + c) * plane_len;
+                let Some(out) = k.piece.rows_mut(u, c) else {
+                    continue;
+                };
+                // SAFETY: forwarded contract.
+                unsafe {
+                    channel_rows::<V, R, M>(
+                        plan,
+                        &k.input[start..start + plane_len],
+                        out,
+                        rows.clone(),
+                        &template,
+                        &edge_columns,
+                        fast,
+                    )
+                };
+            }
+        }
+        return;
     }
     while group < all.end {
         let n = group / per_item;
@@ -222,11 +258,7 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
                     rows,
                     &template,
                     &edge_columns,
-                    FastRows {
-                        lo,
-                        x0,
-                        rows: fast_rows,
-                    },
+                    fast,
                 )
             };
         }
