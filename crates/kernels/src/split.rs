@@ -105,7 +105,7 @@ impl UnitGeometry {
     }
 
     /// The larger and the smaller half of the work when two threads split the units at the
-    /// middle, as the runtime does.
+    /// middle (the runtime's guided pieces balance finer, but never inside a unit).
     fn halves(&self) -> (usize, usize) {
         let (units, mid) = (self.units(), self.units() / 2);
         let (a, b) = (self.work(0..mid), self.work(mid..units));
