@@ -101,16 +101,7 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: DataRun<'_>) {
     let (cols, rest) = rest.split_at_mut(dd * nc);
     let tail = &mut rest[..kg * nr];
 
-    // Wᵀ_g[j][k] = W[g·Kg + k][j].
-    for g in 0..groups {
-        let src = &weights[g * kg * dd..][..kg * dd];
-        let dst = &mut wt[g * dd * kg..][..dd * kg];
-        for k in 0..kg {
-            for j in 0..dd {
-                dst[j * kg + k] = src[k * dd + j];
-            }
-        }
-    }
+    transpose_weights(d, weights, wt);
     grad_input.fill(0.0);
 
     for n in 0..d.batch() {
@@ -232,6 +223,21 @@ fn col2im(d: &Conv2d, cols: &[f32], pix0: usize, ncb: usize, dx: &mut [f32]) {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `Wᵀ_g[j][k] = W[g·Kg + k][j]`: per group the `D × Kg` transpose of the OIHW weights, the
+/// A operand of both backward-data passes.
+pub(super) fn transpose_weights(d: &Conv2d, weights: &[f32], wt: &mut [f32]) {
+    let (kg, dd) = (d.out_channels_per_group(), depth(d));
+    for g in 0..d.groups() {
+        let src = &weights[g * kg * dd..][..kg * dd];
+        let dst = &mut wt[g * dd * kg..][..dd * kg];
+        for k in 0..kg {
+            for j in 0..dd {
+                dst[j * kg + k] = src[k * dd + j];
             }
         }
     }

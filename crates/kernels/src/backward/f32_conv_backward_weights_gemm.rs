@@ -169,12 +169,10 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: WeightsRun<'_>) {
                 for jp in 0..panels {
                     let width = nr.min(kg - jp * nr);
                     let b = dyt[jp * ncb * nr..].as_ptr();
-                    // Row tiles of balanced height (LeNet conv1, D = 25 at AVX2: 5×5 rows,
-                    // not 4×6 + 1: a 1-row tile is FMA-latency bound, one accumulator chain).
+                    // Row tiles of balanced height.
                     let mut m0 = 0;
                     while m0 < dd {
-                        let left = dd - m0;
-                        let mr = left.div_ceil(left.div_ceil(mr_max));
+                        let mr = balanced_rows(dd - m0, mr_max);
                         let out = TileOut {
                             c: dwt_g[m0 * kg + jp * nr..].as_mut_ptr(),
                             ldc: kg,
@@ -207,8 +205,20 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: WeightsRun<'_>) {
             }
         }
     }
-    // dW[g·Kg + k][j] = dWᵀ_g[j][k].
-    for g in 0..groups {
+    transpose_to_oihw(d, dwt, grad_weights);
+}
+
+/// The height of the next row tile when `left` rows remain and tiles hold at most `mr_max`:
+/// tiles of balanced height (LeNet conv1, D = 25 at AVX2: 5×5 rows, not 4×6 + 1: a 1-row tile
+/// is FMA-latency bound, one accumulator chain).
+pub(super) fn balanced_rows(left: usize, mr_max: usize) -> usize {
+    left.div_ceil(left.div_ceil(mr_max))
+}
+
+/// `dW[g·Kg + k][j] = dWᵀ_g[j][k]`: the per-group `D × Kg` accumulators in OIHW order.
+pub(super) fn transpose_to_oihw(d: &Conv2d, dwt: &[f32], grad_weights: &mut [f32]) {
+    let (kg, dd) = (d.out_channels_per_group(), depth(d));
+    for g in 0..d.groups() {
         let src = &dwt[g * dd * kg..][..dd * kg];
         let dst = &mut grad_weights[g * kg * dd..][..kg * dd];
         for k in 0..kg {

@@ -46,7 +46,10 @@ pub(crate) struct TileOut {
 /// ```
 ///
 /// `A[r][k]` is read from `a + r·lda + k` (the weight rows themselves: `MR` sequential
-/// streams, no packing), `B[k][..]` from `b + k·ldb`.
+/// streams, no packing), `B[k][..]` from `b + k·ldb`. The rows of `C` are read (when
+/// accumulating), added and stored one after the other, in row order, after the whole depth
+/// loop: with `accumulate`, rows of `C` may overlap in memory (`ldc` smaller than `n`) and
+/// each row adds onto what the previous one stored (the backward-data pass relies on it).
 ///
 /// # Safety
 /// The [`F32Vector`] contract must hold. `a + r·lda + [0, kc)` must be readable for

@@ -1,0 +1,196 @@
+//! The public GEMM (`GemmPlan::run`, `pack_b` + `run_packed_b`) at one supported SIMD level per
+//! execution against an `f64` triple loop, on shapes that straddle every register tile and
+//! cache block (m up to 40, n up to 200, k up to 300), with both transposes, accumulation, row
+//! or column bias and a fused activation; then hostile slice lengths, which must be errors.
+//!
+//! Checks:
+//! - values within `max(1e-5, 1e-6·Σ|a·b|) + 2e-6·|c|` after the activation (exact on small
+//!   integers with identity, ReLU or clamp);
+//! - `run_packed_b` gives the same bits as `run`;
+//! - `C` starts as NaN (not accumulating) and the scratch always does, so an element left
+//!   unwritten or a scratch value read before it is written shows up.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use convkit_kernels::simd::supported_levels;
+use convkit_kernels::{Activation, Error, Gemm, GemmBias, GemmPlan};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+struct Case {
+    level: u8,
+    m: u8,
+    n: u8,
+    k: u16,
+    transpose_a: bool,
+    transpose_b: bool,
+    accumulate: bool,
+    /// 0: none, 1: rows, 2: columns.
+    bias: u8,
+    activation: u8,
+    integers: bool,
+    /// Deltas applied to the correct slice lengths in the hostile call (0 = correct).
+    skew: (i8, i8, i8, i8),
+    seed: u64,
+}
+
+fn fill(len: usize, seed: u64, integers: bool) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            if integers {
+                ((s >> 40) % 17) as f32 - 8.0
+            } else {
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            }
+        })
+        .collect()
+}
+
+fn activation(v: u8) -> Activation {
+    match v % 8 {
+        0..=3 => Activation::Identity,
+        4 => Activation::Relu,
+        5 => Activation::Sigmoid,
+        6 => Activation::Tanh,
+        _ => Activation::Clamp {
+            min: -4.0,
+            max: 6.0,
+        },
+    }
+}
+
+fn skewed(len: usize, skew: i8) -> (usize, bool) {
+    let l = (len as isize + skew as isize).max(0) as usize;
+    (l, l != len)
+}
+
+fn run(c: Case) {
+    let levels: Vec<_> = supported_levels().collect();
+    let level = levels[c.level as usize % levels.len()];
+    let (m, n, k) = (
+        1 + (c.m % 40) as usize,
+        1 + (c.n % 200) as usize,
+        1 + (c.k % 300) as usize,
+    );
+    let act = activation(c.activation);
+    let gemm = Gemm::new(m, n, k)
+        .unwrap()
+        .transpose_a(c.transpose_a)
+        .transpose_b(c.transpose_b)
+        .accumulate(c.accumulate);
+    let plan = GemmPlan::new(gemm, Some(level), act).unwrap();
+    let a = fill(m * k, c.seed, c.integers);
+    let b = fill(k * n, c.seed ^ 1, c.integers);
+    let c0 = fill(m * n, c.seed ^ 2, c.integers);
+    let bias_v = fill(if c.bias % 3 == 1 { m } else { n }, c.seed ^ 3, c.integers);
+    let bias = match c.bias % 3 {
+        0 => GemmBias::None,
+        1 => GemmBias::Rows(&bias_v),
+        _ => GemmBias::Columns(&bias_v),
+    };
+    let ctx = || format!("at {level} {gemm:?} {act:?} bias {}", c.bias % 3);
+
+    let mut out = if c.accumulate {
+        c0.clone()
+    } else {
+        vec![f32::NAN; m * n]
+    };
+    let mut scratch = vec![f32::NAN; plan.scratch_len()];
+    plan.run(&a, &b, &mut out, bias, &mut scratch).unwrap();
+
+    let mut packed = vec![f32::NAN; plan.packed_b_len()];
+    plan.pack_b(&b, &mut packed).unwrap();
+    let mut out2 = if c.accumulate {
+        c0.clone()
+    } else {
+        vec![f32::NAN; m * n]
+    };
+    let mut scratch = vec![f32::NAN; plan.packed_b_scratch_len()];
+    plan.run_packed_b(&a, &packed, &mut out2, bias, &mut scratch)
+        .unwrap();
+    assert!(
+        out.iter()
+            .zip(&out2)
+            .all(|(x, y)| x.to_bits() == y.to_bits()),
+        "run_packed_b differs from run {}",
+        ctx()
+    );
+
+    let at = |i: usize, p: usize| {
+        if c.transpose_a {
+            a[p * m + i]
+        } else {
+            a[i * k + p]
+        }
+    } as f64;
+    let bt = |p: usize, j: usize| {
+        if c.transpose_b {
+            b[j * k + p]
+        } else {
+            b[p * n + j]
+        }
+    } as f64;
+    let exact = c.integers
+        && matches!(
+            act,
+            Activation::Identity | Activation::Relu | Activation::Clamp { .. }
+        );
+    for i in 0..m {
+        for j in 0..n {
+            let (mut s, mut mag) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                s += at(i, p) * bt(p, j);
+                mag += (at(i, p) * bt(p, j)).abs();
+            }
+            if c.accumulate {
+                s += c0[i * n + j] as f64;
+                mag += (c0[i * n + j] as f64).abs();
+            }
+            match bias {
+                GemmBias::None => {}
+                GemmBias::Rows(v) => s += v[i] as f64,
+                GemmBias::Columns(v) => s += v[j] as f64,
+            }
+            let want = act.apply_reference(s);
+            let got = out[i * n + j] as f64;
+            let tol = if exact {
+                0.0
+            } else {
+                (1e-6 * mag).max(1e-5) + 2e-6 * want.abs()
+            };
+            assert!(
+                (got - want).abs() <= tol,
+                "({i}, {j}): got {got} want {want} (tol {tol:e}) {}",
+                ctx()
+            );
+        }
+    }
+
+    // Hostile lengths: a wrong A, B, C or scratch is a length error, never a panic.
+    let (la, ba) = skewed(m * k, c.skew.0);
+    let (lb, bb) = skewed(k * n, c.skew.1);
+    let (lc, bc) = skewed(m * n, c.skew.2);
+    let (ls, bs) = skewed(plan.scratch_len(), c.skew.3);
+    let short_scratch = bs && ls < plan.scratch_len();
+    let (a2, b2) = (fill(la, c.seed, false), fill(lb, c.seed, false));
+    let mut c2 = vec![0.0; lc];
+    let mut s2 = vec![0.0; ls];
+    let r = plan.run(&a2, &b2, &mut c2, GemmBias::None, &mut s2);
+    assert_eq!(
+        r.is_ok(),
+        !(ba || bb || bc || short_scratch),
+        "{r:?} {}",
+        ctx()
+    );
+    if let Err(e) = r {
+        assert!(matches!(e, Error::LengthMismatch { .. }), "{e:?} {}", ctx());
+    }
+    let r = plan.pack_b(&b2, &mut packed);
+    assert_eq!(r.is_ok(), !bb, "pack_b {r:?} {}", ctx());
+}
+
+fuzz_target!(|c: Case| run(c));
