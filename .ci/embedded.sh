@@ -124,6 +124,8 @@ if want no_alloc; then
         --features direct,im2col,depthwise,winograd --test no_alloc
 fi
 
+# FUZZ_BUILD_ARGS: extra `cargo fuzz build` options, passed to scripts/fuzz.sh too (so its
+# build is the same and a no-op), e.g. `--codegen-units 16` for a smoke run.
 # The fuzz build's optimisation level (FUZZ_OPT_LEVEL, e.g. 1 for a smoke run: the build of the
 # kernels with coverage instrumentation, ASan and one codegen unit takes most of the stage's
 # time at opt-level 3). Unset: cargo-fuzz's release default.
@@ -144,7 +146,8 @@ if want miri; then
         CONVKIT_PROPTEST_CASES=2 scripts/miri.sh >"$miri_log" 2>&1 &
         miri_pid=$!
         build_rc=0
-        cargo +nightly fuzz build -a --fuzz-dir fuzz || build_rc=$?
+        read -r -a fuzz_build_args <<<"${FUZZ_BUILD_ARGS:-}"
+        cargo +nightly fuzz build -a "${fuzz_build_args[@]}" --fuzz-dir fuzz || build_rc=$?
         miri_rc=0
         wait "$miri_pid" || miri_rc=$?
         echo "== miri output"

@@ -7,6 +7,7 @@
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh  # 10 million executions per target (no time limit)
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh 7200   # whichever comes first
 #   FUZZ_TARGETS="conv pool" scripts/fuzz.sh 60
+#   FUZZ_BUILD_ARGS="--codegen-units 4" scripts/fuzz.sh 30   # extra cargo-fuzz build options
 #
 # The corpus of each target persists in fuzz/corpus/<target>/ (git-ignored), so later runs
 # start where earlier ones stopped. Built with debug assertions (`-a`: overflow checks in the
@@ -23,11 +24,14 @@ if [ "$seconds" = 0 ] && [ "$runs" = 0 ]; then
 fi
 targets="${FUZZ_TARGETS:-$(cd fuzz/fuzz_targets && ls -- *.rs | sed 's/\.rs$//' | tr '\n' ' ')}"
 toolchain="${FUZZ_TOOLCHAIN:-nightly}"
+# Extra build options for `cargo fuzz build` and `run` (the same for both, so `run` does not
+# rebuild), e.g. `--codegen-units 4`: a faster build on two cores for slightly slower runs.
+read -r -a build_args <<<"${FUZZ_BUILD_ARGS:-}"
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 
 # Build all targets first, so the per-target time below is fuzzing time only.
-cargo "+$toolchain" fuzz build -a --fuzz-dir fuzz
+cargo "+$toolchain" fuzz build -a "${build_args[@]}" --fuzz-dir fuzz
 
 summary=()
 status=0
@@ -39,7 +43,7 @@ for t in $targets; do
     echo "== fuzz $t (${seconds}s, runs ${runs})"
     start=$(date +%s)
     set +e
-    cargo "+$toolchain" fuzz run -a --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- "${args[@]}" \
+    cargo "+$toolchain" fuzz run -a "${build_args[@]}" --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- "${args[@]}" \
         >"$logdir/$t.log" 2>&1
     rc=$?
     set -e

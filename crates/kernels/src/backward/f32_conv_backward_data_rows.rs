@@ -6,14 +6,19 @@
 //! dX[c][p·sh + r·dh − top][q + s·dw − left] += Σ_k Wᵀ[(c, r, s)][k] · dY[k][p][q]
 //! ```
 //!
-//! One call of the forward GEMM's register tile (`gemm/f32_gemm_tile.rs`) per `(c, r, p)` and
-//! block of `nr` output columns: its `mr` rows are consecutive kernel columns `s`, its depth
-//! is the `Kg` output channels, its vectors are output columns `q`. Row `s` of the tile adds
-//! into the same input-gradient row as row `s − 1`, shifted by `dw`: the tile's rows overlap
-//! in memory (`ldc = dw`), which is correct because the tile reads, adds and stores its rows
-//! one after the other. Kernel rows that land in the top or bottom padding are skipped; left
-//! and right padding land in the zero borders of a padded copy of the plane's gradient rows,
-//! whose middle is copied out at the end.
+//! One call of the forward GEMM's register tile (`gemm/f32_gemm_tile.rs`) per `(c, p, s)` and
+//! block of `nr` output columns: its `mr` rows are the kernel rows `r` whose input row lies in
+//! the image (each adds into a different input-gradient row, `ldc = dh` rows), its depth is
+//! the `Kg` output channels, its vectors are output columns `q`. Kernel rows that land in the
+//! top or bottom padding are left out of the tile; left and right padding land in the zero
+//! borders of a padded copy of the plane's gradient rows, whose middle is copied out at the
+//! end.
+//!
+//! The tile rows are kernel rows rather than kernel columns on purpose: tiles of kernel
+//! columns add into one gradient row at offsets `dw` apart, so each row's load would partly
+//! overlap the previous row's store, which the CPU cannot forward (a store-forwarding stall
+//! per row; it made that form twice as slow on LeNet's conv2). The next kernel column's tile
+//! overlaps this one's stores only after a whole depth loop.
 //!
 //! Against GEMM + col2im (`f32_conv_backward_data_gemm`, used for other strides) this drops
 //! the `D × pixels` buffer and its scatter, one add per patch element, which took three
@@ -97,8 +102,8 @@ impl SimdKernel for RowsRun<'_> {
     }
 }
 
-/// Images → groups → input channels → kernel rows → output rows → blocks of `nr` output
-/// columns → tiles of kernel columns, accumulating into the channel's gradient rows.
+/// Images → groups → input channels → output rows → blocks of `nr` output columns → kernel
+/// columns → tiles of kernel rows, accumulating into the channel's gradient rows.
 ///
 /// # Safety
 /// The dispatch contract for `V`; `NV_MAX` is `Blocking::for_level(V::LEVEL).nv`.
@@ -153,71 +158,81 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: RowsRun<'_>) {
                 } else {
                     (dx.as_mut_ptr(), w)
                 };
-                for r in 0..kh {
-                    let a_r = &wt_g[(c * kh + r) * kw * kg..][..kw * kg];
-                    for p in 0..p_all {
-                        let Some(y) = (p * sh + r * dh).checked_sub(pad.top).filter(|&y| y < h)
-                        else {
-                            continue;
+                let a_c = &wt_g[c * kh * kw * kg..][..kh * kw * kg];
+                for p in 0..p_all {
+                    // Kernel rows r whose input row y = p·sh + r·dh − top lies inside the
+                    // image: r_lo..r_hi.
+                    let first = (p * sh) as isize - pad.top as isize;
+                    let r_lo = if first >= 0 {
+                        0
+                    } else {
+                        first.unsigned_abs().div_ceil(dh)
+                    };
+                    let r_hi = (h as isize - first)
+                        .max(0)
+                        .unsigned_abs()
+                        .div_ceil(dh)
+                        .min(kh);
+                    if r_lo >= r_hi {
+                        continue;
+                    }
+                    let mut q0 = 0;
+                    while q0 < q {
+                        let width = nr.min(q - q0);
+                        let nv = width.div_ceil(V::LANES);
+                        // dY rows p of every channel, columns q0..: read in place when the
+                        // tile's whole vectors stay inside the group's planes (values past
+                        // the row end land in lanes that are never stored), else copied.
+                        let (b, ldb) = if (kg - 1) * pq + p * q + q0 + nv * V::LANES <= kg * pq {
+                            (dy[p * q + q0..].as_ptr(), pq)
+                        } else {
+                            for k in 0..kg {
+                                tail[k * nr..][..width]
+                                    .copy_from_slice(&dy[k * pq + p * q + q0..][..width]);
+                            }
+                            (tail.as_ptr(), nr)
                         };
-                        let mut q0 = 0;
-                        while q0 < q {
-                            let width = nr.min(q - q0);
-                            let nv = width.div_ceil(V::LANES);
-                            // dY rows p of every channel, columns q0..: read in place when the
-                            // tile's whole vectors stay inside the group's planes (values past
-                            // the row end land in lanes that are never stored), else copied.
-                            let (b, ldb) = if (kg - 1) * pq + p * q + q0 + nv * V::LANES <= kg * pq
-                            {
-                                (dy[p * q + q0..].as_ptr(), pq)
-                            } else {
-                                for k in 0..kg {
-                                    tail[k * nr..][..width]
-                                        .copy_from_slice(&dy[k * pq + p * q + q0..][..width]);
-                                }
-                                (tail.as_ptr(), nr)
-                            };
-                            let mut s0 = 0;
-                            while s0 < kw {
-                                let mr = balanced_rows(kw - s0, mr_max);
+                        for s in 0..kw {
+                            let mut r0 = r_lo;
+                            while r0 < r_hi {
+                                let mr = balanced_rows(r_hi - r0, mr_max);
+                                let y = (first + (r0 * dh) as isize) as usize;
                                 let out = TileOut {
-                                    // SAFETY: y < H rows of row_len values; column
-                                    // q0 + s0·dw (+ left − left) < row_len, see below.
-                                    c: unsafe { base.add(y * row_len + q0 + s0 * dw) },
-                                    ldc: dw,
+                                    // SAFETY: row y < H of row_len values, column q0 + s·dw
+                                    // < row_len (see below).
+                                    c: unsafe { base.add(y * row_len + q0 + s * dw) },
+                                    ldc: dh * row_len,
                                     n: width,
                                     accumulate: true,
                                     finish: false,
                                     bias: core::ptr::null(),
                                     activation: Activation::Identity,
                                 };
-                                // SAFETY: tile row i writes columns q0 + (s0 + i)·dw + [0,
-                                // width) of gradient row y, counted from the padded row's
-                                // start: with a horizontal stride of 1, (S−1)·dw + Q = left +
-                                // W + right, so they lie inside the row (row_len values,
-                                // row y < H of the padded plane or of dx). The rows overlap
-                                // (ldc = dw); the tile reads, adds and stores its rows one
-                                // after the other, so each row adds onto what the previous
-                                // one stored. A rows s0 + i (< S) of a_r hold Kg values (lda
-                                // = Kg); B rows k < Kg hold nv·LANES readable values (inside
-                                // the group's dY planes, checked above, or the copied tail
-                                // panel of Kg rows of nr).
+                                // SAFETY: tile row i writes columns q0 + s·dw + [0, width) of
+                                // gradient row y + i·dh (< H: r0 + i < r_hi), counted from the
+                                // padded row's start: with a horizontal stride of 1, (S−1)·dw
+                                // + Q = left + W + right, so they lie inside the row (row_len
+                                // values, in the padded plane or in dx). A rows (c·R + r0 +
+                                // i)·S + s of Wᵀ_g hold Kg values (lda = S·Kg); B rows k < Kg
+                                // hold nv·LANES readable values (inside the group's dY
+                                // planes, checked above, or the copied tail panel of Kg rows
+                                // of nr).
                                 unsafe {
                                     tile_dispatch::<V, NV_MAX>(
                                         mr,
                                         nv,
                                         kg,
-                                        a_r[s0 * kg..].as_ptr(),
-                                        kg,
+                                        a_c[(r0 * kw + s) * kg..].as_ptr(),
+                                        kw * kg,
                                         b,
                                         ldb,
                                         &out,
                                     );
                                 }
-                                s0 += mr;
+                                r0 += mr;
                             }
-                            q0 += width;
                         }
+                        q0 += width;
                     }
                 }
                 if padded {

@@ -5,25 +5,24 @@
 //! dWᵀ[(c, r, s)][k] += Σ_q X[c][p·sh + r·dh − top][q + s·dw − left] · dYᵀ[p·Q + q][k]
 //! ```
 //!
-//! One call of the forward GEMM's register tile (`gemm/f32_gemm_tile.rs`) per `(c, r, p)`:
-//! its `mr` rows are consecutive kernel columns `s`, which read the *same* input row shifted
-//! by `dw` (so the A operand is the row itself with `lda = dw`), its depth is the `Q` output
-//! columns, and its `nv` vectors are output channels (`dYᵀ`, packed once per block of output
-//! rows, channels in the lanes as in `f32_conv_backward_weights_gemm`). Kernel rows that land
-//! in the top or bottom padding are skipped; left and right padding come from a zero-bordered
-//! copy of the block's input rows.
+//! One register tile per `(c, r)` and block of output rows ([`rows_tile`]): its `mr` rows
+//! are consecutive kernel columns `s`, which read the *same* input row shifted by `dw` (so
+//! the A operand is the row itself, `lda = dw`), its depth runs over the block's output rows
+//! and, inside each, the `Q` output columns (A jumps to the next input row at the end of an
+//! output row), and its `nv` vectors are output channels (`dYᵀ`, packed once per block of
+//! output rows, channels in the lanes as in `f32_conv_backward_weights_gemm`). Output rows
+//! whose kernel row `r` lands in the top or bottom padding are left out of the depth range;
+//! left and right padding come from a zero-bordered copy of the block's input rows.
 //!
 //! Against the im2col GEMM this drops the patch packing, which writes `R·S` values per output
 //! pixel and input channel (LeNet's conv2: 150 per pixel, 12.7× the image) and took half of
-//! that pass's time. The price is a tile call per output row (its accumulators are loaded and
-//! stored once per `Q` depth steps). Design notes and figures: `docs/training.md`.
+//! that pass's time. Design notes and figures: `docs/training.md`.
 
 use super::conv::Conv2dBackwardPlan;
 use super::f32_conv_backward_weights_gemm::{balanced_rows, sum, transpose_to_oihw};
-use crate::gemm::f32_gemm_tile::{tile_dispatch, TileOut};
 use crate::gemm::Blocking;
 use crate::simd::{dispatch, F32Vector, SimdKernel};
-use crate::{Activation, Conv2d};
+use crate::Conv2d;
 
 /// Target size of one block's packed `dYᵀ` in elements (64 KiB: L2-resident while the tiles
 /// stream over it).
@@ -225,58 +224,68 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: RowsRun<'_>) {
                         }
                     }
                     for r in 0..kh {
-                        for pp in 0..rows {
-                            // Input row of kernel row r at output row p0 + pp; padding rows
-                            // contribute nothing.
-                            let Some(y) = ((p0 + pp) * sh + r * dh)
-                                .checked_sub(pad.top)
-                                .filter(|&y| y < h)
-                            else {
-                                continue;
-                            };
-                            let a = if padded {
-                                rows_buf[(y - y0) * wp..].as_ptr()
-                            } else {
-                                plane[y * w..].as_ptr()
-                            };
-                            for jp in 0..panels {
-                                let width = nr.min(kg - jp * nr);
-                                let b = dyt[jp * block_px * ps + pp * q * ps..].as_ptr();
-                                let mut s0 = 0;
-                                while s0 < kw {
-                                    let mr = balanced_rows(kw - s0, mr_max);
-                                    let out = TileOut {
-                                        c: dwt_g[((c * kh + r) * kw + s0) * kg + jp * nr..]
-                                            .as_mut_ptr(),
-                                        ldc: kg,
-                                        n: width,
-                                        accumulate: true,
-                                        finish: false,
-                                        bias: core::ptr::null(),
-                                        activation: Activation::Identity,
-                                    };
-                                    // SAFETY: tile row i reads a + (s0 + i)·dw + [0, Q): with
-                                    // a horizontal stride of 1, (S−1)·dw + Q = left + W +
-                                    // right, so every read lies in the padded row (wp values,
-                                    // y − y0 < ny rows of rows_buf) or, without padding, in
-                                    // input row y of the plane. B rows pp·Q + [0, Q) of the
-                                    // panel hold ps >= ⌈width/LANES⌉·LANES readable values
-                                    // each (ps is nr, or Kg rounded up to whole vectors); dWᵀ rows ((c·R + r)·S + s0 + i) (< D), columns
-                                    // jp·nr + [0, width) (<= Kg) lie inside dwt_g (ldc = Kg).
-                                    unsafe {
-                                        tile_dispatch::<V, NV_MAX>(
-                                            mr,
-                                            width.div_ceil(V::LANES),
-                                            q,
-                                            a.add(s0 * dw),
-                                            dw,
-                                            b,
-                                            ps,
-                                            &out,
-                                        );
-                                    }
-                                    s0 += mr;
+                        // Output rows pp of the block whose kernel row r reads an input row
+                        // y = (p0 + pp)·sh + r·dh − top inside the image: pp_lo..pp_hi.
+                        let first = (p0 * sh + r * dh) as isize - pad.top as isize;
+                        let pp_lo = if first >= 0 {
+                            0
+                        } else {
+                            first.unsigned_abs().div_ceil(sh)
+                        };
+                        let pp_hi = (h as isize - first)
+                            .max(0)
+                            .unsigned_abs()
+                            .div_ceil(sh)
+                            .min(rows);
+                        if pp_lo >= pp_hi {
+                            continue;
+                        }
+                        let y = (first + (pp_lo * sh) as isize) as usize;
+                        let (a, a_row) = if padded {
+                            (rows_buf[(y - y0) * wp..].as_ptr(), sh * wp)
+                        } else {
+                            (plane[y * w..].as_ptr(), sh * w)
+                        };
+                        for jp in 0..panels {
+                            let width = nr.min(kg - jp * nr);
+                            let b = dyt[jp * block_px * ps + pp_lo * q * ps..].as_ptr();
+                            let mut s0 = 0;
+                            while s0 < kw {
+                                let mr = balanced_rows(kw - s0, mr_max);
+                                let out = RowsOut {
+                                    c: dwt_g[((c * kh + r) * kw + s0) * kg + jp * nr..]
+                                        .as_mut_ptr(),
+                                    ldc: kg,
+                                    n: width,
+                                };
+                                let depth = Depth {
+                                    rows: pp_hi - pp_lo,
+                                    cols: q,
+                                    a_row,
+                                    b_row: q * ps,
+                                };
+                                // SAFETY: tile row i reads a + (s0 + i)·dw + j·a_row + [0, Q)
+                                // for j < rows: input row y + j·sh (< H: pp < pp_hi) of the
+                                // plane or of the padded rows (y + j·sh − y0 < ny), and with a
+                                // horizontal stride of 1, (S−1)·dw + Q = left + W + right, so
+                                // every read lies inside that row. B rows (pp_lo + j)·Q + [0,
+                                // Q) of the panel hold ps >= ⌈width/LANES⌉·LANES readable
+                                // values each (ps is nr, or Kg rounded up to whole vectors);
+                                // dWᵀ rows ((c·R + r)·S + s0 + i) (< D), columns jp·nr +
+                                // [0, width) (<= Kg) lie inside dwt_g (ldc = Kg).
+                                unsafe {
+                                    rows_tile_dispatch::<V, NV_MAX>(
+                                        mr,
+                                        width.div_ceil(V::LANES),
+                                        &depth,
+                                        a.add(s0 * dw),
+                                        dw,
+                                        b,
+                                        ps,
+                                        &out,
+                                    );
                                 }
+                                s0 += mr;
                             }
                         }
                     }
@@ -286,4 +295,138 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: RowsRun<'_>) {
         }
     }
     transpose_to_oihw(d, dwt, grad_weights);
+}
+
+/// The depth walk of one [`rows_tile`]: `rows` output rows of `cols` columns; A moves
+/// `a_row` values and B `b_row` values from one output row to the next.
+struct Depth {
+    rows: usize,
+    cols: usize,
+    a_row: usize,
+    b_row: usize,
+}
+
+/// Where a [`rows_tile`] adds its result: `C + r·ldc + [0, n)` for its rows `r`.
+struct RowsOut {
+    c: *mut f32,
+    ldc: usize,
+    n: usize,
+}
+
+/// `C[r][..n] += Σ_rows Σ_cols A[r][k]·B[k][..]` for an `MR × NV·LANES` tile, with
+/// `A[r][(j, q)] = a[j·a_row + r·lda + q]` and `B[(j, q)] = b + j·b_row + q·ldb`. The
+/// accumulators stay in registers over the whole walk (one load and store of `C` per call).
+/// With at most 6 accumulators per set, two sets take alternate columns, so twice as many
+/// independent FMA chains hide the FMA latency (LeNet's 5-row tiles of one vector); the sets
+/// are added at the end.
+///
+/// # Safety
+/// The [`F32Vector`] contract; `a + j·a_row + r·lda + [0, cols)` readable for `j < rows`, `r <
+/// MR`; `b + j·b_row + q·ldb + [0, NV·LANES)` readable for `j < rows`, `q < cols`; `out.c +
+/// r·out.ldc + [0, out.n)` readable and writable for `r < MR`; `(NV−1)·LANES < out.n <=
+/// NV·LANES`.
+#[inline(always)]
+unsafe fn rows_tile<V: F32Vector, const MR: usize, const NV: usize>(
+    depth: &Depth,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    out: &RowsOut,
+) {
+    // Two accumulator sets where they fit in the registers with the B vectors and the
+    // broadcast (2·6 + 2 + 1 <= 16 at AVX2).
+    let two = MR * NV <= 6;
+    // SAFETY: (whole body) every offset stays inside the ranges the caller guarantees; the
+    // last vector of a row of C is masked to `out.n` columns.
+    unsafe {
+        let mut acc = [[[V::zero(); NV]; MR]; 2];
+        // acc[set] += A[..][k] · B[k] for depth column k of the current output row.
+        macro_rules! step {
+            ($set:expr, $a:expr, $b:expr, $k:expr) => {{
+                let mut bv = [V::zero(); NV];
+                for (v, bj) in bv.iter_mut().enumerate() {
+                    *bj = V::load($b.add($k * ldb + v * V::LANES));
+                }
+                for (r, acc_r) in acc[$set].iter_mut().enumerate() {
+                    let av = V::splat(*$a.add(r * lda + $k));
+                    for (x, &bj) in acc_r.iter_mut().zip(&bv) {
+                        *x = av.mul_add(bj, *x);
+                    }
+                }
+            }};
+        }
+        for j in 0..depth.rows {
+            let a_j = a.add(j * depth.a_row);
+            let b_j = b.add(j * depth.b_row);
+            let mut q = 0;
+            if two {
+                while q + 1 < depth.cols {
+                    step!(0, a_j, b_j, q);
+                    step!(1, a_j, b_j, q + 1);
+                    q += 2;
+                }
+            }
+            while q < depth.cols {
+                step!(0, a_j, b_j, q);
+                q += 1;
+            }
+        }
+        let last = out.n - (NV - 1) * V::LANES;
+        for r in 0..MR {
+            let c = out.c.add(r * out.ldc);
+            for v in 0..NV {
+                let x = acc[0][r][v].add(acc[1][r][v]);
+                let p = c.add(v * V::LANES);
+                if v + 1 < NV || last == V::LANES {
+                    V::load(p).add(x).store(p);
+                } else {
+                    V::load_partial(p, last).add(x).store_partial(p, last);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the `mr × nv` instantiation of [`rows_tile`] (`1 <= mr <= 8`, `1 <= nv <= NV_MAX <=
+/// 3`; other values do nothing).
+///
+/// # Safety
+/// As for [`rows_tile`] with `MR = mr`, `NV = nv`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_tile_dispatch<V: F32Vector, const NV_MAX: usize>(
+    mr: usize,
+    nv: usize,
+    depth: &Depth,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    out: &RowsOut,
+) {
+    macro_rules! rows {
+        ($mr:literal) => {
+            match nv {
+                1 => rows_tile::<V, $mr, 1>(depth, a, lda, b, ldb, out),
+                2 if NV_MAX >= 2 => rows_tile::<V, $mr, 2>(depth, a, lda, b, ldb, out),
+                3 if NV_MAX >= 3 => rows_tile::<V, $mr, 3>(depth, a, lda, b, ldb, out),
+                _ => {}
+            }
+        };
+    }
+    // SAFETY: forwarded contract; the arms only fix the const parameters.
+    unsafe {
+        match mr {
+            1 => rows!(1),
+            2 => rows!(2),
+            3 => rows!(3),
+            4 => rows!(4),
+            5 => rows!(5),
+            6 => rows!(6),
+            7 => rows!(7),
+            8 => rows!(8),
+            _ => {}
+        }
+    }
 }
