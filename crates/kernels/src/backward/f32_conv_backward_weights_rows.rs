@@ -373,10 +373,11 @@ unsafe fn rows_tile<V: F32Vector, const MR: usize, const NV: usize>(
             }
         }
         let last = out.n - (NV - 1) * V::LANES;
-        for r in 0..MR {
+        let [set0, set1] = acc;
+        for (r, (row0, row1)) in set0.iter().zip(&set1).enumerate() {
             let c = out.c.add(r * out.ldc);
-            for v in 0..NV {
-                let x = acc[0][r][v].add(acc[1][r][v]);
+            for (v, (&x0, &x1)) in row0.iter().zip(row1).enumerate() {
+                let x = x0.add(x1);
                 let p = c.add(v * V::LANES);
                 if v + 1 < NV || last == V::LANES {
                     V::load(p).add(x).store(p);
