@@ -63,6 +63,10 @@ fn activation(v: u8) -> Activation {
     }
 }
 
+/// The work budget of one execution in multiply-adds: the largest shapes (40×200×300) are 12×
+/// over it and shrink; most draws are under it and keep every tile and block edge.
+const MAX_MACS: usize = 200_000;
+
 fn skewed(len: usize, skew: i8) -> (usize, bool) {
     let l = (len as isize + skew as isize).max(0) as usize;
     (l, l != len)
@@ -71,11 +75,20 @@ fn skewed(len: usize, skew: i8) -> (usize, bool) {
 fn run(c: Case) {
     let levels: Vec<_> = supported_levels().collect();
     let level = levels[c.level as usize % levels.len()];
-    let (m, n, k) = (
+    let (m, mut n, mut k) = (
         1 + (c.m % 40) as usize,
         1 + (c.n % 200) as usize,
         1 + (c.k % 300) as usize,
     );
+    // Keep each execution cheap (the f64 triple loop): over the budget, halve the larger of
+    // the depth and the column count until it fits.
+    while m * n * k > MAX_MACS {
+        if k >= n {
+            k = k.div_ceil(2);
+        } else {
+            n = n.div_ceil(2);
+        }
+    }
     let act = activation(c.activation);
     let gemm = Gemm::new(m, n, k)
         .unwrap()

@@ -1,8 +1,8 @@
 //! The convolution backward plan.
 
 use super::{
-    f32_conv_backward_data_gemm as data_gemm, f32_conv_backward_data_rows as data_rows,
-    f32_conv_backward_weights_gemm as weights_gemm, f32_conv_backward_weights_rows as weights_rows,
+    f32_conv_backward_data_gemm as data_gemm, f32_conv_backward_weights_gemm as weights_gemm,
+    f32_conv_backward_weights_rows as weights_rows,
 };
 use crate::error::{check_len, check_min_len, Error};
 use crate::gemm::Blocking;
@@ -35,9 +35,9 @@ pub struct Conv2dBackwardPlan {
     level: Level,
     data_scratch: usize,
     weights_scratch: usize,
-    /// Both passes straight on the image rows (horizontal stride 1), else the im2col GEMM
-    /// (weights) and GEMM + col2im (data).
-    rows: bool,
+    /// Backward-weights straight on the input rows (horizontal stride 1), else the im2col
+    /// GEMM. Backward-data is always GEMM + col2im.
+    weights_from_rows: bool,
 }
 
 impl Conv2dBackwardPlan {
@@ -50,24 +50,18 @@ impl Conv2dBackwardPlan {
         let overflow = Error::Overflow {
             what: "backward scratch",
         };
-        let rows = weights_rows::supports(desc) && data_rows::supports(desc);
-        let (data_scratch, weights_scratch) = if rows {
-            (
-                data_rows::scratch_len(desc, nr),
-                weights_rows::scratch_len(desc, Blocking::for_level(level)),
-            )
+        let weights_from_rows = weights_rows::supports(desc);
+        let weights_scratch = if weights_from_rows {
+            weights_rows::scratch_len(desc, Blocking::for_level(level))
         } else {
-            (
-                data_gemm::scratch_len(desc, nr),
-                weights_gemm::scratch_len(desc, nr),
-            )
+            weights_gemm::scratch_len(desc, nr)
         };
         Ok(Conv2dBackwardPlan {
             desc: *desc,
             level,
-            data_scratch: data_scratch.ok_or(overflow)?,
+            data_scratch: data_gemm::scratch_len(desc, nr).ok_or(overflow)?,
             weights_scratch: weights_scratch.ok_or(overflow)?,
-            rows,
+            weights_from_rows,
         })
     }
 
@@ -104,11 +98,7 @@ impl Conv2dBackwardPlan {
         check_len("weights", d.weights_len(), weights.len())?;
         check_len("grad_input", d.input_len(), grad_input.len())?;
         check_min_len("scratch", self.data_scratch, scratch.len())?;
-        if self.rows {
-            data_rows::run(self, grad_output, weights, grad_input, scratch);
-        } else {
-            data_gemm::run(self, grad_output, weights, grad_input, scratch);
-        }
+        data_gemm::run(self, grad_output, weights, grad_input, scratch);
         Ok(())
     }
 
@@ -132,7 +122,7 @@ impl Conv2dBackwardPlan {
             check_len("grad_bias", d.bias_len(), db.len())?;
         }
         check_min_len("scratch", self.weights_scratch, scratch.len())?;
-        if self.rows {
+        if self.weights_from_rows {
             weights_rows::run(self, input, grad_output, grad_weights, grad_bias, scratch);
         } else {
             weights_gemm::run(self, input, grad_output, grad_weights, grad_bias, scratch);

@@ -230,7 +230,7 @@ fn col2im(d: &Conv2d, cols: &[f32], pix0: usize, ncb: usize, dx: &mut [f32]) {
 
 /// `Wᵀ_g[j][k] = W[g·Kg + k][j]`: per group the `D × Kg` transpose of the OIHW weights, the
 /// A operand of both backward-data passes.
-pub(super) fn transpose_weights(d: &Conv2d, weights: &[f32], wt: &mut [f32]) {
+fn transpose_weights(d: &Conv2d, weights: &[f32], wt: &mut [f32]) {
     let (kg, dd) = (d.out_channels_per_group(), depth(d));
     for g in 0..d.groups() {
         let src = &weights[g * kg * dd..][..kg * dd];

@@ -18,7 +18,6 @@
 mod activation;
 mod conv;
 mod f32_conv_backward_data_gemm;
-mod f32_conv_backward_data_rows;
 mod f32_conv_backward_weights_gemm;
 mod f32_conv_backward_weights_rows;
 

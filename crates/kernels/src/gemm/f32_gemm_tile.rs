@@ -46,11 +46,7 @@ pub(crate) struct TileOut {
 /// ```
 ///
 /// `A[r][k]` is read from `a + r·lda + k` (the weight rows themselves: `MR` sequential
-/// streams, no packing), `B[k][..]` from `b + k·ldb`. The rows of `C` are read (when
-/// accumulating), added and stored one after the other, in row order, after the whole depth
-/// loop: with `accumulate`, rows of `C` may even overlap in memory (`ldc` smaller than `n`),
-/// each row adding onto what the previous one stored (correct, but slow: a partly
-/// overlapping load after a store cannot be store-forwarded).
+/// streams, no packing), `B[k][..]` from `b + k·ldb`.
 ///
 /// # Safety
 /// The [`F32Vector`] contract must hold. `a + r·lda + [0, kc)` must be readable for
