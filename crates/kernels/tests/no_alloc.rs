@@ -94,6 +94,14 @@ fn conv_descriptors() -> Result<Vec<Conv2d>, Error> {
             .input_size(3, 4)
             .kernel_size(2, 2)
             .build()?,
+        // Miri-sized, horizontal stride 1 with left/right padding and a vertical stride: the
+        // row form of backward-weights with its zero-bordered rows.
+        b().channels(1, 2)
+            .input_size(3, 4)
+            .kernel_size(2, 3)
+            .stride(2, 1)
+            .padding(Padding::new(1, 0, 2, 1))
+            .build()?,
         // LeNet conv1 and conv2, and its first linear layer as a 1×1 convolution.
         b().channels(1, 6)
             .input_size(28, 28)
