@@ -1,6 +1,7 @@
 //! The public GEMM (`GemmPlan::run`, `pack_b` + `run_packed_b`) at one supported SIMD level per
 //! execution against an `f64` triple loop, on shapes that straddle every register tile and
-//! cache block (m up to 40, n up to 200, k up to 300), with both transposes, accumulation, row
+//! cache block (m up to 40, n up to 200, k up to 300, within a budget of 200 k multiply-adds per
+//! execution), with both transposes, accumulation, row
 //! or column bias and a fused activation; then hostile slice lengths, which must be errors.
 //!
 //! Checks:
