@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (fuzz/fuzz_targets/*.rs) one after the other and prints, per
+# Runs every cargo-fuzz target (the [[bin]]s of fuzz/Cargo.toml) one after the other and prints, per
 # target, the executions, the corpus size and the time; fails on the first crash or mismatch
 # (the reproducer is in fuzz/artifacts/<target>/).
 #
@@ -22,8 +22,9 @@ if [ "$seconds" = 0 ] && [ "$runs" = 0 ]; then
     echo "usage: scripts/fuzz.sh SECONDS   (or FUZZ_RUNS=N scripts/fuzz.sh)" >&2
     exit 2
 fi
-targets="${FUZZ_TARGETS:-$(cd fuzz/fuzz_targets && ls -- *.rs | sed 's/\.rs$//' | tr '\n' ' ')}"
 toolchain="${FUZZ_TOOLCHAIN:-nightly}"
+# The targets are the [[bin]]s of fuzz/Cargo.toml (fuzz_targets/common.rs is a shared module).
+targets="${FUZZ_TARGETS:-$(cargo "+$toolchain" fuzz list --fuzz-dir fuzz | tr '\n' ' ')}"
 # Extra build options for `cargo fuzz build` and `run` (the same for both, so `run` does not
 # rebuild), e.g. `--codegen-units 4`: a faster build on two cores for slightly slower runs.
 read -r -a build_args <<<"${FUZZ_BUILD_ARGS:-}"

@@ -21,6 +21,9 @@ use convkit_kernels::{
 };
 use libfuzzer_sys::fuzz_target;
 
+mod common;
+use common::fill;
+
 #[derive(Arbitrary, Debug)]
 struct ConvCase {
     batch: u8,
@@ -64,22 +67,6 @@ struct Case {
     /// Deltas applied to the correct slice lengths in the hostile calls (0 = correct).
     skew: (i8, i8, i8),
     seed: u64,
-}
-
-fn fill(len: usize, seed: u64, integers: bool) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            if integers {
-                ((s >> 40) % 17) as f32 - 8.0
-            } else {
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            }
-        })
-        .collect()
 }
 
 fn to64(v: &[f32]) -> Vec<f64> {
