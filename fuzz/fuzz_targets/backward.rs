@@ -22,7 +22,7 @@ use convkit_kernels::{
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::fill;
+use common::{fill, skewed};
 
 #[derive(Arbitrary, Debug)]
 struct ConvCase {
@@ -75,12 +75,6 @@ fn to64(v: &[f32]) -> Vec<f64> {
 
 fn abs64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&v| (v as f64).abs()).collect()
-}
-
-/// `len` changed by `skew` (never below zero), and whether it changed.
-fn skewed(len: usize, skew: i8) -> (usize, bool) {
-    let l = (len as isize + skew as isize).max(0) as usize;
-    (l, l != len)
 }
 
 fn is_length_error(r: Result<(), Error>) -> bool {

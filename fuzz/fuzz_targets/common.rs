@@ -17,3 +17,9 @@ pub fn fill(len: usize, seed: u64, integers: bool) -> Vec<f32> {
         })
         .collect()
 }
+
+/// `len` changed by `skew` (never below zero), and whether it changed: a hostile slice length.
+pub fn skewed(len: usize, skew: i8) -> (usize, bool) {
+    let l = (len as isize + skew as isize).max(0) as usize;
+    (l, l != len)
+}

@@ -18,7 +18,7 @@ use convkit_kernels::{Activation, Error, Gemm, GemmBias, GemmPlan};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::fill;
+use common::{fill, skewed};
 
 #[derive(Arbitrary, Debug)]
 struct Case {
@@ -54,11 +54,6 @@ fn activation(v: u8) -> Activation {
 /// The work budget of one execution in multiply-adds: the largest shapes (40×200×300) are 12×
 /// over it and shrink; most draws are under it and keep every tile and block edge.
 const MAX_MACS: usize = 200_000;
-
-fn skewed(len: usize, skew: i8) -> (usize, bool) {
-    let l = (len as isize + skew as isize).max(0) as usize;
-    (l, l != len)
-}
 
 fn run(c: Case) {
     let levels: Vec<_> = supported_levels().collect();
