@@ -1,4 +1,6 @@
-//! Helpers shared by the fuzz targets (each target is its own binary and includes this module).
+//! Helpers shared by the fuzz targets (each target is its own binary and includes this module;
+//! not every target uses every helper).
+#![allow(dead_code)]
 
 /// `len` deterministic values from `seed` (xorshift64): small integers in −8..=8 (products and
 /// sums exact in `f32`, so fast paths must match the reference exactly), or reals in [−1, 1).
