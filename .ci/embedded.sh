@@ -166,7 +166,8 @@ fi
 if want fuzz; then
     if [ "$fuzz_here" = 1 ]; then
         step "fuzz smoke: ${FUZZ_TARGETS:-every target} ${FUZZ_SECONDS:-30}s (scripts/fuzz.sh)"
-        scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+        # One target per core at a time (each libFuzzer process is single-threaded).
+        FUZZ_JOBS="${FUZZ_JOBS:-$(nproc)}" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
     else
         step "fuzz smoke SKIPPED (cargo-fuzz not installed)"
     fi

@@ -35,6 +35,8 @@ struct ConvCase {
     dilation: (u8, u8),
     padding: (u8, u8, u8, u8),
     bias: bool,
+    /// The work budget: `MAX_FLOPS` when a multiple of 8, else `SMALL_FLOPS`.
+    size: u8,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -100,12 +102,22 @@ fn compare(
     }
 }
 
+/// The work budget of one conv execution in one case in eight, in direct-convolution FLOPs of
+/// the forward pass (each backward pass and its two `f64` references cost about as much):
+/// over it, the batch, then the channel counts halve; the geometry stays as drawn.
+const MAX_FLOPS: f64 = 200_000.0;
+
+/// The budget of the other seven: fewer channels on the larger images, several times cheaper,
+/// so a ten-million-execution campaign fits in hours on one core.
+const SMALL_FLOPS: f64 = 30_000.0;
+
 fn conv(c: &ConvCase, level: Level, integers: bool, skew: (i8, i8, i8), seed: u64) {
-    let g = 1 + (c.groups % 3) as usize;
-    let (cg, kg) = (
+    let (mut g, mut cg, mut kg) = (
+        1 + (c.groups % 3) as usize,
         1 + (c.channels.0 % 8) as usize,
         1 + (c.channels.1 % 20) as usize,
     );
+    let mut n = 1 + (c.batch % 2) as usize;
     let (h, w) = (1 + (c.input.0 % 18) as usize, 1 + (c.input.1 % 34) as usize);
     let pad = [c.padding.0, c.padding.1, c.padding.2, c.padding.3].map(|p| (p % 3) as usize);
     let (dh, dw) = (
@@ -115,22 +127,46 @@ fn conv(c: &ConvCase, level: Level, integers: bool, skew: (i8, i8, i8), seed: u6
     let fit = |input: usize, before: usize, after: usize, dil: usize, want: u8| {
         (1 + (want % 5) as usize).min((input + before + after - 1) / dil + 1)
     };
-    let Ok(d) = Conv2d::builder()
-        .batch(1 + (c.batch % 2) as usize)
-        .channels(g * cg, g * kg)
-        .groups(g)
-        .input_size(h, w)
-        .kernel_size(
-            fit(h, pad[0], pad[1], dh, c.kernel.0),
-            fit(w, pad[2], pad[3], dw, c.kernel.1),
-        )
-        .stride(1 + (c.stride.0 % 3) as usize, 1 + (c.stride.1 % 3) as usize)
-        .dilation(dh, dw)
-        .padding(Padding::new(pad[0], pad[1], pad[2], pad[3]))
-        .build()
-    else {
+    let build = |n: usize, g: usize, cg: usize, kg: usize| {
+        Conv2d::builder()
+            .batch(n)
+            .channels(g * cg, g * kg)
+            .groups(g)
+            .input_size(h, w)
+            .kernel_size(
+                fit(h, pad[0], pad[1], dh, c.kernel.0),
+                fit(w, pad[2], pad[3], dw, c.kernel.1),
+            )
+            .stride(1 + (c.stride.0 % 3) as usize, 1 + (c.stride.1 % 3) as usize)
+            .dilation(dh, dw)
+            .padding(Padding::new(pad[0], pad[1], pad[2], pad[3]))
+            .build()
+    };
+    let budget = if c.size % 8 == 0 {
+        MAX_FLOPS
+    } else {
+        SMALL_FLOPS
+    };
+    let Ok(mut d) = build(n, g, cg, kg) else {
         return;
     };
+    while d.flops() > budget {
+        if n > 1 {
+            n = 1;
+        } else if kg > 1 && kg >= cg {
+            kg = kg.div_ceil(2);
+        } else if cg > 1 {
+            cg = cg.div_ceil(2);
+        } else if g > 1 {
+            g = g.div_ceil(2);
+        } else {
+            break;
+        }
+        let Ok(smaller) = build(n, g, cg, kg) else {
+            return;
+        };
+        d = smaller;
+    }
     let plan = Conv2dBackwardPlan::new(&d, Some(level))
         .unwrap_or_else(|e| panic!("{d:?} at {level}: {e:?}"));
     let ctx = || format!("at {level} {d:?}");
