@@ -10,6 +10,7 @@
 #   FUZZ_TARGETS="conv pool" scripts/fuzz.sh 60
 #   FUZZ_BUILD_ARGS="--codegen-units 4" scripts/fuzz.sh 30   # extra cargo-fuzz build options
 #   FUZZ_JOBS=2 scripts/fuzz.sh 30      # two targets at a time (one core each)
+#   FUZZ_ARGS="-entropic=0" scripts/fuzz.sh 60   # extra libFuzzer options
 #
 # The corpus of each target persists in fuzz/corpus/<target>/ (git-ignored), so later runs
 # start where earlier ones stopped. Built with debug assertions (`-a`: overflow checks in the
@@ -30,6 +31,10 @@ targets="${FUZZ_TARGETS:-$(cargo "+$toolchain" fuzz list --fuzz-dir fuzz | tr '\
 # Extra build options for `cargo fuzz build` and `run` (the same for both, so `run` does not
 # rebuild), e.g. `--codegen-units 4`: a faster build on two cores for slightly slower runs.
 read -r -a build_args <<<"${FUZZ_BUILD_ARGS:-}"
+# Extra libFuzzer options, e.g. `-entropic=0` for a long campaign: libFuzzer's default
+# (entropic) schedule spends most of an execution of these targets on its own bookkeeping once
+# the corpus holds tens of thousands of features.
+read -r -a fuzz_args <<<"${FUZZ_ARGS:-}"
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 
@@ -40,7 +45,7 @@ cargo "+$toolchain" fuzz build -a "${build_args[@]}" --fuzz-dir fuzz
 fuzz_one() {
     local t=$1 start rc took execs files bytes
     mkdir -p "fuzz/corpus/$t"
-    local args=(-print_final_stats=1)
+    local args=(-print_final_stats=1 "${fuzz_args[@]}")
     [ "$seconds" != 0 ] && args+=("-max_total_time=$seconds")
     [ "$runs" != 0 ] && args+=("-runs=$runs")
     echo "== fuzz $t (${seconds}s, runs ${runs})"
@@ -76,7 +81,12 @@ status=0
 for t in $targets; do
     if [ "$(cat "$logdir/$t.rc" 2>/dev/null || echo 1)" != 0 ]; then
         status=1
+        # The panic message (a mismatch says what differed) and the end of the log; the whole
+        # log stays next to the reproducer.
+        grep -A4 -m1 'panicked at' "$logdir/$t.log" || true
         tail -60 "$logdir/$t.log"
+        mkdir -p "fuzz/artifacts/$t"
+        cp "$logdir/$t.log" "fuzz/artifacts/$t/fuzz.log"
         echo "FAIL: fuzz target $t (reproducer in fuzz/artifacts/$t/)" >&2
     fi
 done

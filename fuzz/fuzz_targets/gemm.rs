@@ -128,31 +128,31 @@ fn run(c: Case) {
         ctx()
     );
 
-    let at = |i: usize, p: usize| {
-        if c.transpose_a {
-            a[p * m + i]
-        } else {
-            a[i * k + p]
-        }
-    } as f64;
-    let bt = |p: usize, j: usize| {
-        if c.transpose_b {
-            b[j * k + p]
-        } else {
-            b[p * n + j]
-        }
-    } as f64;
+    // The reference: A as m×k rows and B as n columns of k, in f64, so the inner loop is a
+    // plain dot product of two slices (cheap under the fuzzer's instrumentation).
+    let a_rows: Vec<f64> = (0..m * k)
+        .map(|i| {
+            let (row, p) = (i / k, i % k);
+            (if c.transpose_a { a[p * m + row] } else { a[i] }) as f64
+        })
+        .collect();
+    let b_cols: Vec<f64> = (0..n * k)
+        .map(|i| {
+            let (col, p) = (i / k, i % k);
+            (if c.transpose_b { b[i] } else { b[p * n + col] }) as f64
+        })
+        .collect();
     let exact = c.integers
         && matches!(
             act,
             Activation::Identity | Activation::Relu | Activation::Clamp { .. }
         );
-    for i in 0..m {
-        for j in 0..n {
+    for (i, a_row) in a_rows.chunks(k).enumerate() {
+        for (j, b_col) in b_cols.chunks(k).enumerate() {
             let (mut s, mut mag) = (0.0f64, 0.0f64);
-            for p in 0..k {
-                s += at(i, p) * bt(p, j);
-                mag += (at(i, p) * bt(p, j)).abs();
+            for (x, y) in a_row.iter().zip(b_col) {
+                s += x * y;
+                mag += (x * y).abs();
             }
             if c.accumulate {
                 s += c0[i * n + j] as f64;
