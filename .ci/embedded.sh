@@ -9,7 +9,8 @@
 #   5. the no-allocation test without `std`
 #   6. Miri on a fast subset (scripts/miri.sh)
 #   7. every fuzz target for FUZZ_SECONDS (default 30) (scripts/fuzz.sh)
-# EMBEDDED_SKIP_INSTALL=1 skips stage 1.
+# EMBEDDED_SKIP_INSTALL=1 skips stage 1; EMBEDDED_INSTALL_ONLY=1 runs only stage 1 (`.ci/run`
+# installs first, so the aarch64 test build can run alongside the host tests).
 # EMBEDDED_STAGES selects stages 2-7 (space-separated; default: all of them):
 #   firmware aarch64 scalar no_alloc miri fuzz
 # and only what the selected stages need is installed. `.ci/run` calls a subset (see there);
@@ -94,6 +95,12 @@ if [ "${EMBEDDED_SKIP_INSTALL:-0}" != 1 ]; then
     fi
 fi
 
+if [ "${EMBEDDED_INSTALL_ONLY:-0}" = 1 ]; then
+    step "done (install only)"
+    printf '%s\n' "${timings[@]}"
+    exit 0
+fi
+
 if want firmware; then
     step "Cortex-M4F firmware under qemu (scripts/run-cortex-m4.sh)"
     TIMEOUT="${M4_TIMEOUT:-300}" CHECK_BUDGET="${M4_CHECK_BUDGET:-1}" scripts/run-cortex-m4.sh \
@@ -103,7 +110,7 @@ fi
 if want aarch64; then
     step "aarch64 tests under qemu-user (scripts/test-aarch64.sh)"
     # Unit and integration tests; the doc-tests are the same on every target and run on the
-    # host.
+    # host. (`.ci/run` has built them already, alongside the host tests: then this only runs.)
     CONVKIT_PROPTEST_CASES="${AARCH64_PROPTEST_CASES:-64}" scripts/test-aarch64.sh --lib --tests
 fi
 
