@@ -2,6 +2,8 @@
 //! bounds on N(0,1) data, and proptests against the reference at every SIMD level.
 
 mod common;
+#[path = "common/winograd_scale.rs"]
+mod winograd_scale;
 
 use common::conv_paths::assert_unit_writes_only_its_elements;
 use convkit_kernels::conv::WinogradMatrices;
@@ -414,57 +416,10 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-/// The magnitude each output's Winograd rounding error scales with: for the output's `m × m`
-/// tile and output channel `k`, `Σ_c max|x_c| · Σ_rs |w_{k,c,r,s}|`, the maximum taken over
-/// the tile's whole `(m+2) × (m+2)` input window (clipped to the image; the rest is padding).
-fn tile_scale(d: &Conv2d, m: usize, x: &[f32], w: &[f32]) -> Vec<f64> {
-    let (h, wd) = (d.input_height(), d.input_width());
-    let (p, q) = (d.output_height(), d.output_width());
-    let (c, k) = (d.in_channels(), d.out_channels());
-    let (cg, kg) = (d.in_channels_per_group(), d.out_channels_per_group());
-    let pad = d.padding();
-    let wsum: Vec<f64> = w
-        .chunks(9)
-        .map(|t| t.iter().map(|v| v.abs() as f64).sum())
-        .collect();
-    // The input rows (or columns) of the window of the tile starting at output row `t`.
-    let span = |t: usize, before: usize, len: usize| {
-        let lo = t.saturating_sub(before).min(len);
-        let hi = (t + m + 2).saturating_sub(before).min(len);
-        lo..hi.max(lo)
-    };
-    let mut out = vec![0.0f64; d.output_len()];
-    let mut maxabs = vec![0.0f64; c];
-    for b in 0..d.batch() {
-        for ty in (0..p).step_by(m) {
-            for tx in (0..q).step_by(m) {
-                for (ci, mx) in maxabs.iter_mut().enumerate() {
-                    let plane = &x[(b * c + ci) * h * wd..][..h * wd];
-                    *mx = span(ty, pad.top, h)
-                        .flat_map(|iy| span(tx, pad.left, wd).map(move |ix| iy * wd + ix))
-                        .map(|i| plane[i].abs() as f64)
-                        .fold(0.0, f64::max);
-                }
-                for ko in 0..k {
-                    let group = ko / kg;
-                    let s: f64 = (0..cg)
-                        .map(|cc| maxabs[group * cg + cc] * wsum[ko * cg + cc])
-                        .sum();
-                    let plane = &mut out[(b * k + ko) * p * q..][..p * q];
-                    for yy in ty..(ty + m).min(p) {
-                        plane[yy * q + tx..yy * q + (tx + m).min(q)].fill(s);
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Per-element tolerance: `max(1e-5, 8·bound·S)`, `S = Σ_c max|x_c|·Σ|w_{k,c}|` over the
-/// element's tile input window (`tile_scale`). The Winograd rounding error of one output is a
-/// sum over the whole `α × α` input tile of transform-domain products, each a constant (the
-/// growth of `Aᵀ`, `Bᵀ`, `G`) times `|x|·|w|` terms: every input of the window meets every
+/// element's tile input window (`winograd_tile_scale`). The Winograd rounding error of one
+/// output is a sum over the whole `α × α` input tile of transform-domain products, each a
+/// constant (the growth of `Aᵀ`, `Bᵀ`, `G`) times `|x|·|w|` terms: every input of the window meets every
 /// tap, so the error scales with the window's magnitudes, not with the element's own
 /// `Σ|x·w|` (zero at a window of padding, or where the weights that meet the input are zero,
 /// next to nonzero neighbours: the fuzz target found such a case on integer data) nor with
@@ -481,7 +436,7 @@ fn check(c: &Case, level: Level) -> Result<(), TestCaseError> {
     let p = plan(d, c.alg, level, c.act);
     let y = run(&p, &x, &w, b);
     let yr = reference_f64(d, &x, &w, b);
-    let s = tile_scale(d, WinogradMatrices::of(c.alg).unwrap().m, &x, &w);
+    let s = winograd_scale::winograd_tile_scale(d, WinogradMatrices::of(c.alg).unwrap().m, &x, &w);
     for i in 0..y.len() {
         let want = c.act.apply_reference(yr[i]);
         let tol = (8.0 * bound(c.alg) * s[i]).max(1e-5);
