@@ -419,8 +419,8 @@ fn case() -> impl Strategy<Value = Case> {
 /// Per-element tolerance: `max(1e-5, 8·bound·S)`, `S = Σ_c max|x_c|·Σ|w_{k,c}|` over the
 /// element's tile input window (`winograd_tile_scale`). The Winograd rounding error of one
 /// output is a sum over the whole `α × α` input tile of transform-domain products, each a
-/// constant (the growth of `Aᵀ`, `Bᵀ`, `G`) times `|x|·|w|` terms: every input of the window meets every
-/// tap, so the error scales with the window's magnitudes, not with the element's own
+/// constant (the growth of `Aᵀ`, `Bᵀ`, `G`) times `|x|·|w|` terms: every input of the window
+/// meets every tap, so the error scales with the window's magnitudes, not with the element's own
 /// `Σ|x·w|` (zero at a window of padding, or where the weights that meet the input are zero,
 /// next to nonzero neighbours: the fuzz target found such a case on integer data) nor with
 /// `|y|` (cancellation). The error table measures the worst element on N(0,1) data at ≤ 0.12×
