@@ -361,18 +361,31 @@ impl SimdKernel for GemmRun<'_, '_> {
         if bl != self.plan.layout.blocking || bl.lanes != V::LANES {
             return;
         }
-        // SAFETY: forwarded dispatch contract; `MR`, `NV` are this level's blocking.
+        // SAFETY: forwarded dispatch contract; `MR`, `NV` are this level's blocking. Each
+        // blocking is a function of its own (`isolate`).
         unsafe {
             match (self.plan.layout.mr, bl.nv) {
-                (6, 2) => body::<V, 6, 2>(self),
-                (8, 3) => body::<V, 8, 3>(self),
-                (4, 2) => body::<V, 4, 2>(self),
+                (6, 2) => V::isolate(Body::<6, 2>(self)),
+                (8, 3) => V::isolate(Body::<8, 3>(self)),
+                (4, 2) => V::isolate(Body::<4, 2>(self)),
                 // One-row products (`Layout::mr`): same per-element operations, fewer rows.
-                (1, 2) => body::<V, 1, 2>(self),
-                (1, 3) => body::<V, 1, 3>(self),
+                (1, 2) => V::isolate(Body::<1, 2>(self)),
+                (1, 3) => V::isolate(Body::<1, 3>(self)),
                 _ => {}
             }
         }
+    }
+}
+
+/// [`body`] for one register blocking, as a kernel of its own.
+struct Body<'a, 'b, const MR: usize, const NV: usize>(GemmRun<'a, 'b>);
+
+impl<const MR: usize, const NV: usize> SimdKernel for Body<'_, '_, MR, NV> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: forwarded dispatch contract; the caller matched `MR × NV` to the plan.
+        unsafe { body::<V, MR, NV>(self.0) }
     }
 }
 

@@ -110,24 +110,49 @@ impl SimdKernel for Units<'_, '_, '_> {
     type Output = ();
     #[inline(always)]
     unsafe fn run<V: F32Vector>(self) {
+        // Each arm is a function of its own (`isolate`): eleven window kernels inlined into
+        // one entry per level made it the largest function of the crate.
         // SAFETY: every arm forwards the dispatch contract.
         unsafe {
             match (self.plan.desc.kind(), self.plan.micro) {
-                (PoolKind::Max, Micro::Global) => units::<V, Max, GLOBAL>(self),
-                (PoolKind::Max, Micro::Stride2K2) => units::<V, Max, S2K2>(self),
-                (PoolKind::Max, Micro::Stride2K3) => units::<V, Max, S2K3>(self),
-                (PoolKind::Max, Micro::Max3x3S2) => units::<V, Max, MAX3S2>(self),
-                (PoolKind::Max, Micro::Stride2) => units::<V, Max, S2>(self),
-                (PoolKind::Max, Micro::General) => units::<V, Max, GENERAL>(self),
-                (PoolKind::Average, Micro::Global) => units::<V, Sum, GLOBAL>(self),
-                (PoolKind::Average, Micro::Stride2K2) => units::<V, Sum, S2K2>(self),
-                (PoolKind::Average, Micro::Stride2K3 | Micro::Max3x3S2) => {
-                    units::<V, Sum, S2K3>(self)
+                (PoolKind::Max, Micro::Global) => V::isolate(UnitsOf::<Max, GLOBAL>::new(self)),
+                (PoolKind::Max, Micro::Stride2K2) => V::isolate(UnitsOf::<Max, S2K2>::new(self)),
+                (PoolKind::Max, Micro::Stride2K3) => V::isolate(UnitsOf::<Max, S2K3>::new(self)),
+                (PoolKind::Max, Micro::Max3x3S2) => V::isolate(UnitsOf::<Max, MAX3S2>::new(self)),
+                (PoolKind::Max, Micro::Stride2) => V::isolate(UnitsOf::<Max, S2>::new(self)),
+                (PoolKind::Max, Micro::General) => V::isolate(UnitsOf::<Max, GENERAL>::new(self)),
+                (PoolKind::Average, Micro::Global) => V::isolate(UnitsOf::<Sum, GLOBAL>::new(self)),
+                (PoolKind::Average, Micro::Stride2K2) => {
+                    V::isolate(UnitsOf::<Sum, S2K2>::new(self))
                 }
-                (PoolKind::Average, Micro::Stride2) => units::<V, Sum, S2>(self),
-                (PoolKind::Average, Micro::General) => units::<V, Sum, GENERAL>(self),
+                (PoolKind::Average, Micro::Stride2K3 | Micro::Max3x3S2) => {
+                    V::isolate(UnitsOf::<Sum, S2K3>::new(self))
+                }
+                (PoolKind::Average, Micro::Stride2) => V::isolate(UnitsOf::<Sum, S2>::new(self)),
+                (PoolKind::Average, Micro::General) => {
+                    V::isolate(UnitsOf::<Sum, GENERAL>::new(self))
+                }
             }
         }
+    }
+}
+
+/// [`units`] for one reduction and window kernel, as a kernel of its own.
+struct UnitsOf<'p, 'o, 'i, R, const M: u8>(Units<'p, 'o, 'i>, core::marker::PhantomData<R>);
+
+impl<'p, 'o, 'i, R, const M: u8> UnitsOf<'p, 'o, 'i, R, M> {
+    #[inline(always)]
+    fn new(units: Units<'p, 'o, 'i>) -> Self {
+        UnitsOf(units, core::marker::PhantomData)
+    }
+}
+
+impl<R: Reduce, const M: u8> SimdKernel for UnitsOf<'_, '_, '_, R, M> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: forwarded dispatch contract.
+        unsafe { units::<V, R, M>(self.0) }
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) use vector::F32Vector;
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) use neon::Neon;
-pub(crate) use portable::Portable;
+pub(crate) use portable::run_portable;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86_avx2::Avx2Fma;
 #[cfg(target_arch = "x86_64")]
@@ -185,7 +185,7 @@ pub(crate) trait SimdKernel {
     ///
     /// # Safety
     /// The CPU must support `V::LEVEL` and the call must be inlined into a function compiled
-    /// with that level's target features ([`dispatch`] guarantees both).
+    /// with that level's target features ([`dispatch`] and [`F32Vector::isolate`] guarantee both).
     unsafe fn run<V: F32Vector>(self) -> Self::Output;
 }
 
@@ -208,27 +208,49 @@ pub(crate) fn dispatch<K: SimdKernel>(level: Level, kernel: K) -> K::Output {
         Level::Avx2Fma => unsafe { run_avx2fma(kernel) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: SSE2 is part of the x86-64 baseline.
-        Level::Sse2 => unsafe { kernel.run::<Sse2>() },
+        Level::Sse2 => unsafe { run_sse2(kernel) },
         #[cfg(target_arch = "aarch64")]
         // SAFETY: NEON is part of the aarch64 baseline.
-        Level::Neon => unsafe { kernel.run::<Neon>() },
+        Level::Neon => unsafe { run_neon(kernel) },
         // SAFETY: the portable level needs no target feature.
-        _ => unsafe { kernel.run::<Portable>() },
+        _ => unsafe { run_portable(kernel) },
     }
 }
 
+// One entry function per level, each `#[inline(never)]`: `dispatch` stays a small `match`
+// and every kernel (and every part a kernel runs through `F32Vector::isolate`) is a function
+// of its own, compiled with its level's target features. Safety contract of each: the CPU
+// supports the level. The portable level's (`portable::run_portable`) is not inlined either,
+// except in the one-lane implementation small devices run, where flash counts more.
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn run_avx512f<K: SimdKernel>(kernel: K) -> K::Output {
+#[inline(never)]
+pub(crate) unsafe fn run_avx512f<K: SimdKernel>(kernel: K) -> K::Output {
     // SAFETY: forwarded from the caller; this function carries the target features.
     unsafe { kernel.run::<Avx512f>() }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_avx2fma<K: SimdKernel>(kernel: K) -> K::Output {
+#[inline(never)]
+pub(crate) unsafe fn run_avx2fma<K: SimdKernel>(kernel: K) -> K::Output {
     // SAFETY: forwarded from the caller; this function carries the target features.
     unsafe { kernel.run::<Avx2Fma>() }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+pub(crate) unsafe fn run_sse2<K: SimdKernel>(kernel: K) -> K::Output {
+    // SAFETY: SSE2 is part of the x86-64 baseline (every x86-64 function may use it).
+    unsafe { kernel.run::<Sse2>() }
+}
+
+#[cfg(target_arch = "aarch64")]
+#[inline(never)]
+pub(crate) unsafe fn run_neon<K: SimdKernel>(kernel: K) -> K::Output {
+    // SAFETY: NEON is part of the aarch64 baseline.
+    unsafe { kernel.run::<Neon>() }
 }
 
 #[cfg(test)]

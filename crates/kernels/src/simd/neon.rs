@@ -6,7 +6,7 @@
 //! `impl` below.
 #![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-use super::{F32Vector, Level};
+use super::{F32Vector, Level, SimdKernel};
 use core::arch::aarch64::*;
 
 /// A `float32x4_t`.
@@ -18,6 +18,12 @@ pub(crate) struct Neon(float32x4_t);
 impl F32Vector for Neon {
     const LANES: usize = 4;
     const LEVEL: Level = Level::Neon;
+
+    #[inline(always)]
+    unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output {
+        // The caller has this level (the trait contract); `run_neon` carries its features.
+        super::run_neon(kernel)
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {

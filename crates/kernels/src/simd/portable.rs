@@ -22,8 +22,18 @@
     ))
 )))]
 mod imp {
-    use crate::simd::{F32Vector, Level};
+    use crate::simd::{F32Vector, Level, SimdKernel};
     use wide::f32x8;
+
+    /// Runs `kernel` at this level in a function of its own (`simd::dispatch`).
+    ///
+    /// # Safety
+    /// None beyond `SimdKernel::run`'s: the portable level needs no target feature.
+    #[inline(never)]
+    pub(crate) unsafe fn run_portable<K: SimdKernel>(kernel: K) -> K::Output {
+        // SAFETY: the portable level needs no target feature.
+        unsafe { kernel.run::<Portable>() }
+    }
 
     /// Eight `f32`s in a `wide::f32x8`.
     #[derive(Clone, Copy)]
@@ -38,6 +48,12 @@ mod imp {
     impl F32Vector for Portable {
         const LANES: usize = Portable::LANES;
         const LEVEL: Level = Level::Portable;
+
+        #[inline(always)]
+        unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output {
+            // SAFETY: the portable level needs no target feature.
+            unsafe { run_portable(kernel) }
+        }
 
         #[inline(always)]
         unsafe fn splat(x: f32) -> Self {
@@ -105,7 +121,18 @@ mod imp {
     ))
 ))]
 mod imp {
-    use crate::simd::{F32Vector, Level};
+    use crate::simd::{F32Vector, Level, SimdKernel};
+
+    /// Runs `kernel` at this level (`simd::dispatch`), inlined: one lane keeps each kernel
+    /// small, and on the devices that run this level flash counts more than build time.
+    ///
+    /// # Safety
+    /// None beyond `SimdKernel::run`'s: the portable level needs no target feature.
+    #[inline(always)]
+    pub(crate) unsafe fn run_portable<K: SimdKernel>(kernel: K) -> K::Output {
+        // SAFETY: the portable level needs no target feature.
+        unsafe { kernel.run::<Portable>() }
+    }
 
     /// One `f32`: the micro-kernels' register tiles become tiles of scalar registers.
     #[derive(Clone, Copy)]
@@ -120,6 +147,14 @@ mod imp {
     impl F32Vector for Portable {
         const LANES: usize = Portable::LANES;
         const LEVEL: Level = Level::Portable;
+
+        /// Inline, unlike the other levels: the scalar level is what small devices run,
+        /// where flash counts more than build time, and one lane keeps each kernel small.
+        #[inline(always)]
+        unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output {
+            // SAFETY: forwarded from the caller (the portable level needs no target feature).
+            unsafe { kernel.run::<Self>() }
+        }
 
         #[inline(always)]
         unsafe fn splat(x: f32) -> Self {
@@ -231,4 +266,4 @@ mod imp {
     }
 }
 
-pub(crate) use imp::Portable;
+pub(crate) use imp::{run_portable, Portable};

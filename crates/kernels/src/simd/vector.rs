@@ -1,6 +1,6 @@
 //! The vector trait every micro-kernel is written against.
 
-use super::Level;
+use super::{Level, SimdKernel};
 
 /// A vector of `LANES` `f32`s at one [`Level`].
 ///
@@ -18,6 +18,18 @@ pub(crate) trait F32Vector: Copy {
     /// tile may end with a partial vector; elsewhere it goes through a stack buffer (or,
     /// AVX2's `vmaskmovps`, costs tens of cycles on AMD) and tiles avoid it.
     const FAST_MASKED_STORE: bool = false;
+
+    /// Runs `kernel` with this vector type in a function of its own, compiled for this
+    /// level and never inlined into the caller.
+    ///
+    /// A micro-kernel called from a `#[target_feature]` entry gets that level's instructions
+    /// only by being inlined into it, so without this every kernel variant a plan can pick
+    /// (tile sizes, window shapes, blockings) lands in one giant function per level, which
+    /// LLVM optimises on one thread and superlinearly in its size. Kernels wrap each variant
+    /// arm (and other large, rarely-entered bodies) in `V::isolate` to keep functions small;
+    /// one call per arm costs nothing measurable (see `docs/architecture.md`, "Code size and
+    /// build time").
+    unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output;
 
     /// All lanes `x`.
     unsafe fn splat(x: f32) -> Self;

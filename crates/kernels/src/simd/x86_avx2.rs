@@ -6,7 +6,7 @@
 //! `impl` below.
 #![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-use super::{F32Vector, Level};
+use super::{F32Vector, Level, SimdKernel};
 use core::arch::x86_64::*;
 
 /// A `__m256` of 8 `f32`s.
@@ -27,6 +27,12 @@ unsafe fn first_lanes(n: usize) -> __m256i {
 impl F32Vector for Avx2Fma {
     const LANES: usize = 8;
     const LEVEL: Level = Level::Avx2Fma;
+
+    #[inline(always)]
+    unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output {
+        // The caller has this level (the trait contract); `run_avx2fma` carries its features.
+        super::run_avx2fma(kernel)
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {

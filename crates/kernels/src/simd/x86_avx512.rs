@@ -6,7 +6,7 @@
 //! `impl` below.
 #![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-use super::{F32Vector, Level};
+use super::{F32Vector, Level, SimdKernel};
 use core::arch::x86_64::*;
 
 /// A `__m512` of 16 `f32`s.
@@ -19,6 +19,12 @@ impl F32Vector for Avx512f {
     const LANES: usize = 16;
     const LEVEL: Level = Level::Avx512f;
     const FAST_MASKED_STORE: bool = true;
+
+    #[inline(always)]
+    unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output {
+        // The caller has this level (the trait contract); `run_avx512f` carries its features.
+        super::run_avx512f(kernel)
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {

@@ -6,7 +6,7 @@
 //! `impl` below.
 #![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-use super::{F32Vector, Level};
+use super::{F32Vector, Level, SimdKernel};
 use core::arch::x86_64::*;
 
 /// A `__m128` of 4 `f32`s.
@@ -18,6 +18,12 @@ pub(crate) struct Sse2(__m128);
 impl F32Vector for Sse2 {
     const LANES: usize = 4;
     const LEVEL: Level = Level::Sse2;
+
+    #[inline(always)]
+    unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output {
+        // The caller has this level (the trait contract); `run_sse2` carries its features.
+        super::run_sse2(kernel)
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {

@@ -117,14 +117,27 @@ impl SimdKernel for DwUnits<'_, '_> {
     type Output = ();
     #[inline(always)]
     unsafe fn run<V: F32Vector>(self) {
+        // Each kernel size is a function of its own (`isolate`).
         match (self.desc.kernel_height(), self.desc.kernel_width()) {
             // SAFETY: forwarded dispatch contract; R, S match the kernel.
-            (3, 3) => unsafe { run_units::<V, 3, 3>(self) },
+            (3, 3) => unsafe { V::isolate(UnitsOfSize::<3, 3>(self)) },
             // SAFETY: as above.
-            (5, 5) => unsafe { run_units::<V, 5, 5>(self) },
+            (5, 5) => unsafe { V::isolate(UnitsOfSize::<5, 5>(self)) },
             // SAFETY: as above; 0 reads the size at run time.
-            _ => unsafe { run_units::<V, 0, 0>(self) },
+            _ => unsafe { V::isolate(UnitsOfSize::<0, 0>(self)) },
         }
+    }
+}
+
+/// [`run_units`] for one kernel size `R × S` (0: any), as a kernel of its own.
+struct UnitsOfSize<'a, 'b, const R: usize, const S: usize>(DwUnits<'a, 'b>);
+
+impl<const R: usize, const S: usize> SimdKernel for UnitsOfSize<'_, '_, R, S> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: forwarded dispatch contract; the caller matched `R × S` to the kernel.
+        unsafe { run_units::<V, R, S>(self.0) }
     }
 }
 

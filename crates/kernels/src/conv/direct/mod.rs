@@ -149,14 +149,27 @@ impl SimdKernel for DirectUnits<'_, '_> {
     unsafe fn run<V: F32Vector>(self) {
         // With one lane (the scalar portable level, `portable-scalar`) only the run-time
         // width is instantiated: the fixed widths save little there and triple the code.
+        // Each width is a function of its own (`isolate`).
         match self.desc.kernel_width() {
             // SAFETY: forwarded dispatch contract; S matches the kernel width.
-            3 if V::LANES > 1 => unsafe { run_units::<V, 3>(self) },
+            3 if V::LANES > 1 => unsafe { V::isolate(UnitsOfWidth::<3>(self)) },
             // SAFETY: as above.
-            5 if V::LANES > 1 => unsafe { run_units::<V, 5>(self) },
+            5 if V::LANES > 1 => unsafe { V::isolate(UnitsOfWidth::<5>(self)) },
             // SAFETY: as above; S = 0 reads the width at run time.
-            _ => unsafe { run_units::<V, 0>(self) },
+            _ => unsafe { V::isolate(UnitsOfWidth::<0>(self)) },
         }
+    }
+}
+
+/// [`run_units`] for one kernel width `S` (0: any), as a kernel of its own.
+struct UnitsOfWidth<'a, 'b, const S: usize>(DirectUnits<'a, 'b>);
+
+impl<const S: usize> SimdKernel for UnitsOfWidth<'_, '_, S> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: forwarded dispatch contract; the caller matched `S` to the kernel width.
+        unsafe { run_units::<V, S>(self.0) }
     }
 }
 

@@ -275,10 +275,21 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
                 let u = s.prepared.as_ptr().add(xi * kg_pad * cg + k_lo * cg);
                 let v = s.v_buf.as_ptr().add(xi * cg * ts);
                 let o = s.m_buf.as_mut_ptr().add((xi * kg_pad + k_lo) * ts);
+                // One function per blocking and level, shared by the three tile sizes.
+                let g = PointGemm {
+                    u,
+                    v,
+                    v_stride: ts,
+                    depth: cg,
+                    out: o,
+                    out_stride: ts,
+                    rows: k_rows,
+                    cols: t_len,
+                };
                 if mr == 8 {
-                    gemm::<V, 8, 3>(u, v, ts, cg, o, ts, k_rows, t_len);
+                    V::isolate(PointGemmOf::<8, 3>(g));
                 } else {
-                    gemm::<V, 6, 2>(u, v, ts, cg, o, ts, k_rows, t_len);
+                    V::isolate(PointGemmOf::<6, 2>(g));
                 }
             }
         }
@@ -315,6 +326,43 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
                     tx += n;
                 }
             }
+        }
+    }
+}
+
+/// The arguments of one transform point's [`gemm`] (see there).
+struct PointGemm {
+    u: *const f32,
+    v: *const f32,
+    v_stride: usize,
+    depth: usize,
+    out: *mut f32,
+    out_stride: usize,
+    rows: usize,
+    cols: usize,
+}
+
+/// [`gemm`] with an `MR × NV` register tile, as a kernel of its own.
+struct PointGemmOf<const MR: usize, const NV: usize>(PointGemm);
+
+impl<const MR: usize, const NV: usize> SimdKernel for PointGemmOf<MR, NV> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        let g = self.0;
+        // SAFETY: the caller's (`UnitKernel::run`) bounds for these pointers and sizes, and
+        // the forwarded dispatch contract.
+        unsafe {
+            gemm::<V, MR, NV>(
+                g.u,
+                g.v,
+                g.v_stride,
+                g.depth,
+                g.out,
+                g.out_stride,
+                g.rows,
+                g.cols,
+            )
         }
     }
 }
