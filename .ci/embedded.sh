@@ -101,6 +101,36 @@ if [ "${EMBEDDED_INSTALL_ONLY:-0}" = 1 ]; then
     exit 0
 fi
 
+# FUZZ_BUILD_ARGS: extra `cargo fuzz build` options, passed to scripts/fuzz.sh too (so its
+# build is the same and a no-op). Neither `--codegen-units 16` (15.5 min and still going)
+# nor `--no-trace-compares` (12 min 11 s) beat cargo-fuzz's defaults (13 min 1 s) by much in
+# this build (session 15, opt-level 1, Miri alongside), so CI keeps the defaults.
+# The fuzz build's optimisation level (FUZZ_OPT_LEVEL, e.g. 1 for a smoke run: the build of the
+# kernels with coverage instrumentation, ASan and one codegen unit takes most of the stage's
+# time at opt-level 3). Unset: cargo-fuzz's release default.
+if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL="$FUZZ_OPT_LEVEL"
+fi
+fuzz_here=0
+if want fuzz && [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
+    fuzz_here=1
+fi
+
+# EMBEDDED_FUZZ_BUILD_ONLY=1: only the fuzz build, with the settings above. `.ci/run` starts it
+# in the background right after the installs: it spends most of its time compiling the
+# kernels on one core, so it overlaps the host tests instead of ending the run; the build in
+# the miri stage below then finds it done (or waits for it on cargo's build-directory lock).
+if [ "${EMBEDDED_FUZZ_BUILD_ONLY:-0}" = 1 ]; then
+    if [ "$fuzz_here" = 1 ]; then
+        step "fuzz build only"
+        read -r -a fuzz_build_args <<<"${FUZZ_BUILD_ARGS:-}"
+        cargo +nightly fuzz build -a "${fuzz_build_args[@]}" --fuzz-dir fuzz
+    fi
+    step "done (fuzz build only)"
+    printf '%s\n' "${timings[@]}"
+    exit 0
+fi
+
 if want firmware; then
     step "Cortex-M4F firmware under qemu (scripts/run-cortex-m4.sh)"
     TIMEOUT="${M4_TIMEOUT:-300}" CHECK_BUDGET="${M4_CHECK_BUDGET:-1}" scripts/run-cortex-m4.sh \
@@ -129,19 +159,6 @@ if want no_alloc; then
     step "no allocation without std"
     cargo test -p convkit-kernels --no-default-features \
         --features direct,im2col,depthwise,winograd --test no_alloc
-fi
-
-# FUZZ_BUILD_ARGS: extra `cargo fuzz build` options, passed to scripts/fuzz.sh too (so its
-# build is the same and a no-op), e.g. `--codegen-units 16` for a smoke run.
-# The fuzz build's optimisation level (FUZZ_OPT_LEVEL, e.g. 1 for a smoke run: the build of the
-# kernels with coverage instrumentation, ASan and one codegen unit takes most of the stage's
-# time at opt-level 3). Unset: cargo-fuzz's release default.
-if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
-    export CARGO_PROFILE_RELEASE_OPT_LEVEL="$FUZZ_OPT_LEVEL"
-fi
-fuzz_here=0
-if want fuzz && [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
-    fuzz_here=1
 fi
 
 if want miri; then
