@@ -102,9 +102,7 @@ if [ "${EMBEDDED_INSTALL_ONLY:-0}" = 1 ]; then
 fi
 
 # FUZZ_BUILD_ARGS: extra `cargo fuzz build` options, passed to scripts/fuzz.sh too (so its
-# build is the same and a no-op). Neither `--codegen-units 16` (15.5 min and still going)
-# nor `--no-trace-compares` (12 min 11 s) beat cargo-fuzz's defaults (13 min 1 s) by much in
-# this build (session 15, opt-level 1, Miri alongside), so CI keeps the defaults.
+# build is the same and a no-op); `.ci/run` sets `--no-trace-compares` (docs/embedded.md, "CI").
 # The fuzz build's optimisation level (FUZZ_OPT_LEVEL, e.g. 1 for a smoke run: the build of the
 # kernels with coverage instrumentation, ASan and one codegen unit takes most of the stage's
 # time at opt-level 3). Unset: cargo-fuzz's release default.
