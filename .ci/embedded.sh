@@ -106,9 +106,12 @@ fi
 # The fuzz build's optimisation level (FUZZ_OPT_LEVEL, e.g. 1 for a smoke run: the build of the
 # kernels with coverage instrumentation, ASan and one codegen unit takes most of the stage's
 # time at opt-level 3). Unset: cargo-fuzz's release default.
-if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
-    export CARGO_PROFILE_RELEASE_OPT_LEVEL="$FUZZ_OPT_LEVEL"
-fi
+# Exported only once the firmware (a release build too) is done: `fuzz_profile` below.
+fuzz_profile() {
+    if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
+        export CARGO_PROFILE_RELEASE_OPT_LEVEL="$FUZZ_OPT_LEVEL"
+    fi
+}
 fuzz_here=0
 if want fuzz && [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
     fuzz_here=1
@@ -121,6 +124,7 @@ fi
 if [ "${EMBEDDED_FUZZ_BUILD_ONLY:-0}" = 1 ]; then
     if [ "$fuzz_here" = 1 ]; then
         step "fuzz build only"
+        fuzz_profile
         read -r -a fuzz_build_args <<<"${FUZZ_BUILD_ARGS:-}"
         cargo +nightly fuzz build -a "${fuzz_build_args[@]}" --fuzz-dir fuzz
     fi
@@ -158,6 +162,9 @@ if want no_alloc; then
     cargo test -p convkit-kernels --no-default-features \
         --features direct,im2col,depthwise,winograd --test no_alloc
 fi
+
+# From here on, release builds are the fuzz build's.
+fuzz_profile
 
 if want miri; then
     if [ "$fuzz_here" = 1 ]; then
