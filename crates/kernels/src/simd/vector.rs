@@ -27,8 +27,8 @@ pub(crate) trait F32Vector: Copy {
     /// (tile sizes, window shapes, blockings) lands in one giant function per level, which
     /// LLVM optimises on one thread and superlinearly in its size. Kernels wrap each variant
     /// arm (and other large, rarely-entered bodies) in `V::isolate` to keep functions small;
-    /// one call per arm costs nothing measurable (see `docs/architecture.md`, "Code size and
-    /// build time").
+    /// the cost is one direct call per arm per plan execution, not per tile or row (see
+    /// `docs/architecture.md`, "Code size and build time").
     unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output;
 
     /// All lanes `x`.
