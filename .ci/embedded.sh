@@ -106,11 +106,17 @@ fi
 # The fuzz build's optimisation level (FUZZ_OPT_LEVEL, e.g. 1 for a smoke run: the build of the
 # kernels with coverage instrumentation, ASan and one codegen unit takes most of the stage's
 # time at opt-level 3). Unset: cargo-fuzz's release default.
-# Exported only once the firmware (a release build too) is done: `fuzz_profile` below.
-fuzz_profile() {
-    if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
-        export CARGO_PROFILE_RELEASE_OPT_LEVEL="$FUZZ_OPT_LEVEL"
-    fi
+# The opt-level goes only into the fuzz commands' environment (`fuzz_env`), never exported:
+# the firmware is a release build too.
+fuzz_env=()
+if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
+    fuzz_env+=("CARGO_PROFILE_RELEASE_OPT_LEVEL=$FUZZ_OPT_LEVEL")
+fi
+# The fuzz build, as scripts/fuzz.sh repeats it (same options and environment: a no-op there).
+fuzz_build() {
+    local args
+    read -r -a args <<<"${FUZZ_BUILD_ARGS:-}"
+    env "${fuzz_env[@]}" cargo +nightly fuzz build -a "${args[@]}" --fuzz-dir fuzz
 }
 fuzz_here=0
 if want fuzz && [ "$fuzz_ok" = 1 ] && cargo fuzz --version >/dev/null 2>&1; then
@@ -124,9 +130,7 @@ fi
 if [ "${EMBEDDED_FUZZ_BUILD_ONLY:-0}" = 1 ]; then
     if [ "$fuzz_here" = 1 ]; then
         step "fuzz build only"
-        fuzz_profile
-        read -r -a fuzz_build_args <<<"${FUZZ_BUILD_ARGS:-}"
-        cargo +nightly fuzz build -a "${fuzz_build_args[@]}" --fuzz-dir fuzz
+        fuzz_build
     fi
     step "done (fuzz build only)"
     printf '%s\n' "${timings[@]}"
@@ -163,9 +167,6 @@ if want no_alloc; then
         --features direct,im2col,depthwise,winograd --test no_alloc
 fi
 
-# From here on, release builds are the fuzz build's.
-fuzz_profile
-
 if want miri; then
     if [ "$fuzz_here" = 1 ]; then
         # Both are single-threaded for most of their time (the Miri interpreter; the fuzz build
@@ -175,8 +176,7 @@ if want miri; then
         CONVKIT_PROPTEST_CASES=2 scripts/miri.sh >"$miri_log" 2>&1 &
         miri_pid=$!
         build_rc=0
-        read -r -a fuzz_build_args <<<"${FUZZ_BUILD_ARGS:-}"
-        cargo +nightly fuzz build -a "${fuzz_build_args[@]}" --fuzz-dir fuzz || build_rc=$?
+        fuzz_build || build_rc=$?
         miri_rc=0
         wait "$miri_pid" || miri_rc=$?
         echo "== miri output"
@@ -196,7 +196,7 @@ if want fuzz; then
     if [ "$fuzz_here" = 1 ]; then
         step "fuzz smoke: ${FUZZ_TARGETS:-every target} ${FUZZ_SECONDS:-30}s (scripts/fuzz.sh)"
         # One target per core at a time (each libFuzzer process is single-threaded).
-        FUZZ_JOBS="${FUZZ_JOBS:-$(nproc)}" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+        env "${fuzz_env[@]}" FUZZ_JOBS="${FUZZ_JOBS:-$(nproc)}" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
     else
         step "fuzz smoke SKIPPED (cargo-fuzz not installed)"
     fi
