@@ -609,12 +609,12 @@ fn names_and_selection() {
         Algorithm::from_name("im2col-mm"),
         Some(Algorithm::Im2colMatrixMultiply)
     );
-    // A GEMM-shaped problem (few input channels go to the direct path and 3×3 stride-1 ones
-    // to Winograd, see conv::select).
+    // A GEMM-shaped problem: a 1×1 kernel (larger kernels go to the direct path and 3×3
+    // stride-1 ones with many channels to Winograd, see conv::select).
     let desc = Conv2d::builder()
         .channels(64, 64)
         .input_size(10, 10)
-        .kernel_size(5, 5)
+        .kernel_size(1, 1)
         .build()
         .unwrap();
     let plan = Conv2dPlan::new(&desc, ConvOptions::default()).unwrap();

@@ -37,11 +37,11 @@ fn public_cases() {
     assert_eq!(auto(1, 3, 224, 64, 7, 2, 3, 1), Direct); // resnet_stem
     assert_eq!(auto(1, 64, 56, 64, 3, 1, 1, 1), Winograd4x4); // resnet_3x3_64
     assert_eq!(auto(1, 128, 28, 128, 3, 1, 1, 1), Winograd4x4);
-    assert_eq!(auto(1, 256, 14, 256, 3, 1, 1, 1), Winograd2x2);
+    assert_eq!(auto(1, 256, 14, 256, 3, 1, 1, 1), Winograd4x4);
     assert_eq!(auto(1, 512, 7, 512, 3, 1, 1, 1), Winograd2x2);
     assert_eq!(auto(8, 64, 112, 64, 3, 1, 1, 1), Winograd4x4); // vgg_3x3_b8
     assert_eq!(auto(1, 256, 56, 64, 1, 1, 0, 1), Im2colGemm); // resnet_1x1_256_64
-    assert_eq!(auto(1, 64, 56, 128, 3, 2, 1, 1), Im2colGemm); // resnet_3x3_s2
+    assert_eq!(auto(1, 64, 56, 128, 3, 2, 1, 1), Direct); // resnet_3x3_s2
     assert_eq!(auto(1, 128, 56, 128, 3, 1, 1, 128), Depthwise);
     assert_eq!(auto(1, 64, 112, 64, 3, 2, 1, 64), Depthwise);
 }

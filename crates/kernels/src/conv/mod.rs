@@ -490,10 +490,12 @@ fn select(desc: &Conv2d, level: Level) -> Algorithm {
 const WINOGRAD_MIN_CHANNELS: usize = 64;
 
 /// The Winograd tile the measurements favour, or `None` where Winograd is not chosen:
-/// F(2,3) for outputs of at most 8×8 (C=512 7×7: F(2,3) 93, F(4,3) 40 GFLOP/s), or at most
-/// 14×14 with 256+ channels (C=256 14×14: F(2,3) 123, F(4,3) 124, F(6,3) 53); F(4,3)
-/// otherwise. F(6,3) was never clearly ahead of F(4,3) (56×56: 108 vs 129), so it is only
-/// used when forced.
+/// F(2,3) for outputs of at most 8×8 (C=512 7×7: F(2,3) 93, F(4,3) 40 GFLOP/s on AVX2; on
+/// Zen 4 AVX-512 1.61–1.85 vs 3.87–3.92 ms), F(4,3) otherwise. At 14×14 with 256 channels
+/// (resnet_3x3_256) F(4,3) won on Zen 4 at one thread, 1.18–1.26 vs 1.46–1.50 ms in three
+/// `--algo all` runs (session 17), and the two tie at two threads (F(2,3) 0.73–0.76 vs
+/// 0.75–0.82 ms); on AVX2 they tied (123 vs 124 GFLOP/s). F(6,3) was never clearly ahead of
+/// F(4,3) (56×56: 108 vs 129), so it is only used when forced.
 fn winograd_tile(desc: &Conv2d) -> Option<Algorithm> {
     let (cg, kg) = (desc.in_channels_per_group(), desc.out_channels_per_group());
     let eligible = desc.kernel_height() == 3
@@ -508,36 +510,31 @@ fn winograd_tile(desc: &Conv2d) -> Option<Algorithm> {
         return None;
     }
     let pixels = desc.output_height() * desc.output_width();
-    if pixels <= 8 * 8 || (pixels <= 14 * 14 && cg >= 256) {
+    if pixels <= 8 * 8 {
         Some(Algorithm::Winograd2x2)
     } else {
         Some(Algorithm::Winograd4x4)
     }
 }
 
-/// Input channels per group up to which direct convolution beats im2col + GEMM whatever the
-/// output channels. Measured (`direct_speed`, AVX2, one thread, interleaved, CPU-time
-/// GFLOP/s direct vs im2col): 56×56 3×3 pad 1 → 64 channels: C=4 45.8 vs 42.3, C=8 41.4 vs
-/// 44.1 (tie within noise), C=16 41.9 vs 45.4; ResNet stem (C=3, 7×7 s2) 40.9 vs 36.8; LeNet
-/// conv1 (C=1) 25.4 vs 6.9. See `docs/direct-depthwise.md`.
-const DIRECT_MAX_CG: usize = 8;
-
-/// Output channels per group up to which direct wins when the input channels per group are
-/// at most [`DIRECT_MAX_CG_FEW_K`]: the GEMM tile is badly filled. Measured: 28×28 5×5 C=K=16
-/// 38.2 vs 15.3, C=K=32 36.7 vs 23.6; 28×28 3×3 C=32 K=16 42.7 vs 27.2; 14×14 3×3 C=16 K=32
-/// 29.5 vs 19.7; LeNet conv2 (C=6, K=16) 20.0 vs 10.5 (b1), 23.7 vs 15.5 (b256); 56×56 3×3
-/// C=64 K=32 41.0 vs 40.8 (tie), 28×28 3×3 C=128 K=32 im2col faster by wall time (2.4 vs 10.1
-/// ms).
-const DIRECT_MAX_KG: usize = 32;
-/// See [`DIRECT_MAX_KG`].
-const DIRECT_MAX_CG_FEW_K: usize = 32;
-
-/// The measured region where [`Algorithm::Direct`] beats im2col + GEMM. 1×1 kernels never:
-/// GEMM runs on the image itself (C=256 → K=16 at 14×14: im2col 54.9 vs direct 9.5 GFLOP/s).
+/// The measured region where [`Algorithm::Direct`] beats im2col + GEMM: every kernel larger
+/// than 1×1 that a compiled-in Winograd tile does not take (3×3 stride 1 with 64+ channels
+/// stays Winograd's: see [`winograd_tile`]; without the `winograd` feature direct takes it
+/// too: resnet_3x3_64 direct 2.39 vs im2col 2.76 ms, _512 1.92 vs 3.30, _256 2.66 vs 2.64). 1×1 kernels never: GEMM runs on the image itself (C=256 → K=16 at
+/// 14×14: im2col 54.9 vs direct 9.5 GFLOP/s; 56×56 C=64 → 128 stride 2: 77.1 vs 50.9).
+///
+/// Measured on the benchmark machine (AMD Zen 4, AVX-512, session 17, `convkit bench --algo
+/// direct|im2col --shape …`, GFLOP/s direct vs im2col at 1 thread / 2 threads): 3×3 stride 2
+/// 56×56 C=64 → 128 (resnet_3x3_s2) 86.0 vs 79.7, 173 vs 158 (cases at 2 threads: 0.66–0.70 vs
+/// 0.72–0.76 ms over three `--algo all` runs); 28×28 C=128 → 256 s2 83.4 vs 84.6 (tie), 143 vs
+/// 85; 14×14 C=256 → 512 s2 111.8 vs 72.6, 205 vs 73; 7×7 C=512 → 512 s2 101.4 vs 81.9;
+/// 112×112 C=32 → 64 s2 90.4 vs 74.2; 3×3 stride 1 56×56 C=32 → 64 98.1 vs 82.9, 183 vs 157;
+/// 28×28 C=48 → 48 90.0 vs 66.5; 28×28 C=128 → 32 88.3 vs 55.9; 3×3 dilation 2 28×28 C=K=256
+/// 92.3 vs 93.9, 186 vs 187 (tie); 5×5 56×56 C=K=64 93.3 vs 83.9, 190 vs 158; batch 8 28×28
+/// C=128 → 256 s2 82.3 vs 81.7 (tie). The earlier AVX2 rule (direct only up to 8 input
+/// channels, or 32 in and 32 out) predates the direct path's register-blocked channel tiles;
+/// `docs/algorithms.md` keeps its table.
 fn prefers_direct(desc: &Conv2d) -> bool {
-    let (cg, kg) = (desc.in_channels_per_group(), desc.out_channels_per_group());
-    if desc.kernel_height() * desc.kernel_width() == 1 {
-        return false;
-    }
-    cg <= DIRECT_MAX_CG || (kg <= DIRECT_MAX_KG && cg <= DIRECT_MAX_CG_FEW_K)
+    let winograd = winograd_tile(desc).filter(|t| Algorithm::is_compiled_in(*t));
+    desc.kernel_height() * desc.kernel_width() > 1 && winograd.is_none()
 }

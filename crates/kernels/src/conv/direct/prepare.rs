@@ -146,6 +146,19 @@ impl RowPrep {
                 }
             }
             2 => {
+                // The last vector of each phase zeroed first, with full stores: the vector
+                // stores below overwrite what of it holds data, so when the data ends within
+                // that vector no tail fill is left (two `memset` calls per row cost 5% of
+                // mobilenet_dw_3x3_s2).
+                let prezeroed = len >= lanes;
+                if prezeroed {
+                    // SAFETY: len is a multiple of `lanes` (`RowPrep::new`) and `dst` holds
+                    // the two phases, 2·len elements: both stores lie inside it.
+                    unsafe {
+                        V::zero().store(dst.as_mut_ptr().add(len - lanes));
+                        V::zero().store(dst.as_mut_ptr().add(2 * len - lanes));
+                    }
+                }
                 // Interior: element j of both phases from source columns 2j − left and
                 // 2j + 1 − left; a block of `lanes` j's reads 2·lanes columns from 2j − left.
                 let mut j = left.div_ceil(2).min(len);
@@ -189,8 +202,12 @@ impl RowPrep {
                     j += lanes;
                 }
                 if 2 * j >= w + left {
-                    dst[j.min(len)..len].fill(0.0);
-                    dst[len + j.min(len)..2 * len].fill(0.0);
+                    // Already zero from the first stores when j >= len − lanes.
+                    let from = j.min(len);
+                    if !prezeroed || from + lanes < len {
+                        dst[from..len].fill(0.0);
+                        dst[len + from..2 * len].fill(0.0);
+                    }
                 } else {
                     self.prepare_range(src, dst, j..len);
                 }
@@ -241,7 +258,8 @@ mod tests {
         let widths: Vec<usize> = if cfg!(miri) {
             vec![1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 70]
         } else {
-            (1..=70).collect()
+            // 1..=70, and the MobileNet widths (several vectors per phase at every level).
+            (1..=70).chain([112, 113, 224]).collect()
         };
         for level in supported_levels() {
             for &w in &widths {
