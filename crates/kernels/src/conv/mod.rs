@@ -492,7 +492,7 @@ const WINOGRAD_MIN_CHANNELS: usize = 64;
 /// The Winograd tile the measurements favour, or `None` where Winograd is not chosen:
 /// F(2,3) for outputs of at most 8×8 (C=512 7×7: F(2,3) 93, F(4,3) 40 GFLOP/s on AVX2; on
 /// Zen 4 AVX-512 1.61–1.85 vs 3.87–3.92 ms), F(4,3) otherwise. At 14×14 with 256 channels
-/// (resnet_3x3_256) F(4,3) won on Zen 4 at one thread, 1.18–1.26 vs 1.46–1.50 ms in three
+/// (resnet_3x3_256) F(4,3) won on Zen 4 at one thread, 1.18–1.26 vs 1.45–1.50 ms in three
 /// `--algo all` runs (session 17), and the two tie at two threads (F(2,3) 0.73–0.76 vs
 /// 0.75–0.82 ms); on AVX2 they tied (123 vs 124 GFLOP/s). F(6,3) was never clearly ahead of
 /// F(4,3) (56×56: 108 vs 129), so it is only used when forced.
@@ -519,21 +519,22 @@ fn winograd_tile(desc: &Conv2d) -> Option<Algorithm> {
 
 /// The measured region where [`Algorithm::Direct`] beats im2col + GEMM: every kernel larger
 /// than 1×1 that a compiled-in Winograd tile does not take (3×3 stride 1 with 64+ channels
-/// stays Winograd's: see [`winograd_tile`]; without the `winograd` feature direct takes it
-/// too: resnet_3x3_64 direct 2.39 vs im2col 2.76 ms, _512 1.92 vs 3.30, _256 2.66 vs 2.64). 1×1 kernels never: GEMM runs on the image itself (C=256 → K=16 at
-/// 14×14: im2col 54.9 vs direct 9.5 GFLOP/s; 56×56 C=64 → 128 stride 2: 77.1 vs 50.9).
+/// stays Winograd's, see [`winograd_tile`]; without the `winograd` feature direct takes those
+/// too: resnet_3x3_64 direct 2.39 vs im2col 2.76 ms, _512 1.92 vs 3.30, _256 2.66 vs 2.64, a
+/// tie). 1×1 kernels never: GEMM runs on the image itself (C=256 → K=16 at 14×14: im2col
+/// 54.9 vs direct 9.5 GFLOP/s; 56×56 C=64 → 128 stride 2: 77.1 vs 50.9).
 ///
 /// Measured on the benchmark machine (AMD Zen 4, AVX-512, session 17, `convkit bench --algo
-/// direct|im2col --shape …`, GFLOP/s direct vs im2col at 1 thread / 2 threads): 3×3 stride 2
-/// 56×56 C=64 → 128 (resnet_3x3_s2) 86.0 vs 79.7, 173 vs 158 (cases at 2 threads: 0.66–0.70 vs
-/// 0.72–0.76 ms over three `--algo all` runs); 28×28 C=128 → 256 s2 83.4 vs 84.6 (tie), 143 vs
-/// 85; 14×14 C=256 → 512 s2 111.8 vs 72.6, 205 vs 73; 7×7 C=512 → 512 s2 101.4 vs 81.9;
-/// 112×112 C=32 → 64 s2 90.4 vs 74.2; 3×3 stride 1 56×56 C=32 → 64 98.1 vs 82.9, 183 vs 157;
-/// 28×28 C=48 → 48 90.0 vs 66.5; 28×28 C=128 → 32 88.3 vs 55.9; 3×3 dilation 2 28×28 C=K=256
-/// 92.3 vs 93.9, 186 vs 187 (tie); 5×5 56×56 C=K=64 93.3 vs 83.9, 190 vs 158; batch 8 28×28
-/// C=128 → 256 s2 82.3 vs 81.7 (tie). The earlier AVX2 rule (direct only up to 8 input
-/// channels, or 32 in and 32 out) predates the direct path's register-blocked channel tiles;
-/// `docs/algorithms.md` keeps its table.
+/// direct|im2col --shape …`, GFLOP/s direct vs im2col, at 1 thread, then at 2 where
+/// measured): 3×3 stride 2 56×56 C=64 → 128 (resnet_3x3_s2) 86.0 vs 79.7 (as a case over
+/// three `--algo all` runs, 1.319–1.342 vs 1.433–1.455 ms, 2 threads 0.662–0.695 vs
+/// 0.718–0.760 ms); 28×28 C=128 → 256 s2 83.4 vs 84.6 (tie), 143 vs 85; 14×14 C=256 → 512
+/// s2 111.8 vs 72.6, 205 vs 73; 7×7 C=512 → 512 s2 101.4 vs 81.9; 112×112 C=32 → 64 s2 90.4
+/// vs 74.2; 3×3 stride 1 56×56 C=32 → 64 98.1 vs 82.9, 183 vs 157; 28×28 C=48 → 48 90.0 vs
+/// 66.5; 28×28 C=128 → 32 88.3 vs 55.9; 3×3 dilation 2 28×28 C=K=256 92.3 vs 93.9, 186 vs
+/// 187 (tie); 5×5 56×56 C=K=64 93.3 vs 83.9, 190 vs 158; batch 8 28×28 C=128 → 256 s2 82.3
+/// vs 81.7 (tie). The earlier rule (direct only up to 8 input channels, or 32 in and 32 out)
+/// came from AVX2 measurements on an earlier machine; `docs/algorithms.md` keeps its table.
 fn prefers_direct(desc: &Conv2d) -> bool {
     let winograd = winograd_tile(desc).filter(|t| Algorithm::is_compiled_in(*t));
     desc.kernel_height() * desc.kernel_width() > 1 && winograd.is_none()
