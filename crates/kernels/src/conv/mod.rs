@@ -470,11 +470,11 @@ fn select(desc: &Conv2d, level: Level) -> Algorithm {
     if on(Algorithm::Depthwise) && desc.is_depthwise() && depthwise::decide(desc, level).is_ok() {
         return Algorithm::Depthwise;
     }
-    if on(Algorithm::Direct) && prefers_direct(desc) {
-        return Algorithm::Direct;
-    }
     if let Some(tile) = winograd_tile(desc).filter(|t| on(*t)) {
         return tile;
+    }
+    if on(Algorithm::Direct) && prefers_direct(desc) {
+        return Algorithm::Direct;
     }
     [Algorithm::Im2colGemm, Algorithm::Direct]
         .into_iter()
@@ -518,9 +518,8 @@ fn winograd_tile(desc: &Conv2d) -> Option<Algorithm> {
 }
 
 /// The measured region where [`Algorithm::Direct`] beats im2col + GEMM: every kernel larger
-/// than 1×1 that a compiled-in Winograd tile does not take (3×3 stride 1 with 64+ channels
-/// stays Winograd's, see [`winograd_tile`]; without the `winograd` feature direct takes those
-/// too: resnet_3x3_64 direct 2.39 vs im2col 2.76 ms, _512 1.92 vs 3.30, _256 2.66 vs 2.64, a
+/// than 1×1 (asked after Winograd, so 3×3 stride 1 with 64+ channels stays Winograd's, see
+/// [`winograd_tile`]; without the `winograd` feature direct takes those too: resnet_3x3_64 direct 2.39 vs im2col 2.76 ms, _512 1.92 vs 3.30, _256 2.66 vs 2.64, a
 /// tie). 1×1 kernels never: GEMM runs on the image itself (C=256 → K=16 at 14×14: im2col
 /// 54.9 vs direct 9.5 GFLOP/s; 56×56 C=64 → 128 stride 2: 77.1 vs 50.9).
 ///
@@ -536,6 +535,5 @@ fn winograd_tile(desc: &Conv2d) -> Option<Algorithm> {
 /// vs 81.7 (tie). The earlier rule (direct only up to 8 input channels, or 32 in and 32 out)
 /// came from AVX2 measurements on an earlier machine; `docs/algorithms.md` keeps its table.
 fn prefers_direct(desc: &Conv2d) -> bool {
-    let winograd = winograd_tile(desc).filter(|t| Algorithm::is_compiled_in(*t));
-    desc.kernel_height() * desc.kernel_width() > 1 && winograd.is_none()
+    desc.kernel_height() * desc.kernel_width() > 1
 }
