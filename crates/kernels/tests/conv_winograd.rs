@@ -506,6 +506,48 @@ fn small_images_split_output_channels() {
     }
 }
 
+/// Both numberings of the transform-domain columns (flat: a vector of tiles spans tile
+/// rows, through the tile buffer; row-aligned: every tile row starts a vector, loaded straight
+/// from the strip), on the widths where each is chosen at 16, 8 and 4 lanes, with clipped
+/// tiles at the right and bottom borders, uneven padding and a unit count that leaves a
+/// short last unit: each matches the reference, and each unit in its own piece the whole
+/// call's bits (`check`).
+#[test]
+fn flat_and_row_aligned_tile_numberings_match_reference() {
+    for (alg, h, w, pad) in [
+        (Algorithm::Winograd4x4, 28, 28, (1, 1, 1, 1)), // 7 tiles a row: flat at 16 and 8 lanes
+        (Algorithm::Winograd4x4, 56, 56, (1, 1, 1, 1)), // 14: row-aligned at 16 lanes
+        (Algorithm::Winograd4x4, 13, 30, (0, 2, 2, 1)), // clipped tiles both ways
+        (Algorithm::Winograd2x2, 7, 7, (1, 1, 1, 1)),   // 4 tiles a row, one vector of 16
+        (Algorithm::Winograd2x2, 45, 37, (1, 0, 0, 1)), // long odd rows, many units
+        (Algorithm::Winograd6x6, 23, 19, (2, 1, 1, 2)), // scalar strip deinterleave (m = 6)
+    ] {
+        let desc = Conv2d::builder()
+            .batch(2)
+            .channels(19, 21)
+            .input_size(h, w)
+            .kernel_size(3, 3)
+            .padding(Padding {
+                top: pad.0,
+                bottom: pad.1,
+                left: pad.2,
+                right: pad.3,
+            })
+            .build()
+            .unwrap();
+        for level in simd::supported_levels() {
+            let c = Case {
+                desc,
+                alg,
+                act: Activation::Identity,
+                bias: true,
+                seed: (h * 100 + w) as u64,
+            };
+            check(&c, level).unwrap();
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 

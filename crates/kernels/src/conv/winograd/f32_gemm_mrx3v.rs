@@ -1,6 +1,7 @@
 //! The transform-domain GEMM micro-kernel: `M[k0..k0+MR][t0..t0+NV·LANES] = U · V` over the
-//! group's input channels, `U` packed `[c][MR]` (see `filter_transform`), `V` and `M` row-major
-//! with the tile index contiguous.
+//! group's input channels, `U` packed `[c][MR]` (see `filter_transform`), `V` row-major with
+//! the tile index contiguous, `M` written a vector at a time (rows `out_stride` apart,
+//! consecutive vectors of a row `vec_stride` apart: the output transform's layout).
 //!
 //! ```text
 //!                  V[c][t0 ..]:   b0        b1        b2       (NV ≤ 3 vector loads per c)
@@ -17,7 +18,8 @@ use crate::simd::F32Vector;
 ///
 /// # Safety
 /// `u[..c_len·MR]` readable; `v + c·v_stride + [0, NV·LANES)` readable for `c < c_len`;
-/// `out + r·out_stride + [0, NV·LANES)` writable for `r < MR`; the [`F32Vector`] contract.
+/// `out + r·out_stride + j·vec_stride + [0, LANES)` writable for `r < MR`, `j < NV`; the
+/// [`F32Vector`] contract.
 #[inline(always)]
 pub(crate) unsafe fn gemm_tile<V: F32Vector, const MR: usize, const NV: usize>(
     u: *const f32,
@@ -26,6 +28,7 @@ pub(crate) unsafe fn gemm_tile<V: F32Vector, const MR: usize, const NV: usize>(
     c_len: usize,
     out: *mut f32,
     out_stride: usize,
+    vec_stride: usize,
 ) {
     // SAFETY: (whole body) every access is inside the ranges the caller guarantees.
     unsafe {
@@ -48,7 +51,7 @@ pub(crate) unsafe fn gemm_tile<V: F32Vector, const MR: usize, const NV: usize>(
         }
         for (r, row) in acc.iter().enumerate() {
             for (j, x) in row.iter().enumerate() {
-                x.store(out.add(r * out_stride + j * V::LANES));
+                x.store(out.add(r * out_stride + j * vec_stride));
             }
         }
     }
@@ -59,7 +62,8 @@ pub(crate) unsafe fn gemm_tile<V: F32Vector, const MR: usize, const NV: usize>(
 ///
 /// # Safety
 /// As [`gemm_tile`] for every block: `u[..k_pad·c_len]`, `v` rows of `t_len` at `v_stride`
-/// for `c < c_len`, `out` rows of `t_len` at `out_stride` for `k < k_pad`.
+/// for `c < c_len`, `out` rows of `t_len / LANES` vectors `vec_stride` apart, rows
+/// `out_stride` apart, for `k < k_pad`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm<V: F32Vector, const MR: usize, const NV_MAX: usize>(
@@ -69,6 +73,7 @@ pub(crate) unsafe fn gemm<V: F32Vector, const MR: usize, const NV_MAX: usize>(
     c_len: usize,
     out: *mut f32,
     out_stride: usize,
+    vec_stride: usize,
     k_pad: usize,
     t_len: usize,
 ) {
@@ -81,11 +86,14 @@ pub(crate) unsafe fn gemm<V: F32Vector, const MR: usize, const NV_MAX: usize>(
             let nv = ((t_len - t) / l).min(NV_MAX);
             let mut k = 0;
             while k < k_pad {
-                let (up, vp, op) = (u.add(k * c_len), v.add(t), out.add(k * out_stride + t));
+                let up = u.add(k * c_len);
+                let vp = v.add(t);
+                let op = out.add(k * out_stride + t / l * vec_stride);
+                let (os, vs) = (out_stride, vec_stride);
                 match nv {
-                    3 => gemm_tile::<V, MR, 3>(up, vp, v_stride, c_len, op, out_stride),
-                    2 => gemm_tile::<V, MR, 2>(up, vp, v_stride, c_len, op, out_stride),
-                    _ => gemm_tile::<V, MR, 1>(up, vp, v_stride, c_len, op, out_stride),
+                    3 => gemm_tile::<V, MR, 3>(up, vp, v_stride, c_len, op, os, vs),
+                    2 => gemm_tile::<V, MR, 2>(up, vp, v_stride, c_len, op, os, vs),
+                    _ => gemm_tile::<V, MR, 1>(up, vp, v_stride, c_len, op, os, vs),
                 }
                 k += MR;
             }

@@ -13,11 +13,15 @@ use crate::simd::F32Vector;
 ///
 /// `plane` is the channel's `H × W` plane; `y0` may be negative (top padding).
 ///
-/// Generic over the tile so the phase stride `m` is a constant: LLVM then vectorises the
-/// strided copy with shuffles (interleaved-access vectorisation) instead of scalar moves; it is
-/// inlined into the SIMD-level kernel for the same reason.
+/// Generic over the tile so the phase stride `m` is a constant. For m = 2 and 4 the interior
+/// goes `LANES` tiles at a time through [`F32Vector::deinterleave`] (LLVM's interleaved-access
+/// vectorisation left it as scalar moves at AVX-512, about a tenth of a 28×28 F(4,3) layer
+/// in `perf`); m = 6 and the tail columns are copied one by one.
+///
+/// # Safety
+/// The [`F32Vector`] contract must hold.
 #[inline(always)]
-pub(crate) fn deinterleave_strip<T: WinogradTile>(
+pub(crate) unsafe fn deinterleave_strip<V: F32Vector, T: WinogradTile>(
     layout: &WinogradLayout,
     plane: &[f32],
     width: usize,
@@ -57,9 +61,38 @@ pub(crate) fn deinterleave_strip<T: WinogradTile>(
         }
         if jhi > jlo {
             let x0 = jlo * m - left;
-            let inner = &src[x0..x0 + (jhi - jlo) * m];
+            let n = jhi - jlo;
+            let inner = &src[x0..x0 + n * m];
             let dst = rows[jlo..].as_mut_ptr();
-            for (j, s) in inner.chunks_exact(T::M).enumerate() {
+            let mut j = 0;
+            if m == 2 || m == 4 {
+                // LANES tiles at a time: m whole vectors in, one vector per phase out, split
+                // by one (m = 2) or two (m = 4) rounds of even/odd deinterleaving.
+                let l = V::LANES;
+                while j + l <= n {
+                    // SAFETY: reads inner[j·m .. (j + LANES)·m] ⊂ inner (j + LANES ≤ n);
+                    // writes phase p's columns jlo + j .. jlo + j + LANES ≤ jhi ≤ xw of rows.
+                    unsafe {
+                        let s = inner.as_ptr().add(j * m);
+                        let (e0, o0) = V::load(s).deinterleave(V::load(s.add(l)));
+                        if m == 2 {
+                            e0.store(dst.add(j));
+                            o0.store(dst.add(xw + j));
+                        } else {
+                            let (e1, o1) =
+                                V::load(s.add(2 * l)).deinterleave(V::load(s.add(3 * l)));
+                            let (p0, p2) = e0.deinterleave(e1);
+                            let (p1, p3) = o0.deinterleave(o1);
+                            p0.store(dst.add(j));
+                            p1.store(dst.add(xw + j));
+                            p2.store(dst.add(2 * xw + j));
+                            p3.store(dst.add(3 * xw + j));
+                        }
+                    }
+                    j += l;
+                }
+            }
+            for (j, s) in inner.chunks_exact(T::M).enumerate().skip(j) {
                 unroll8!(p < T::M, {
                     // SAFETY: j < jhi − jlo ≤ xw − jlo, so p·xw + jlo + j < m·xw = rows.len().
                     unsafe { *dst.add(p * xw + j) = s[p] };
@@ -95,50 +128,107 @@ pub(crate) unsafe fn dot<V: F32Vector>(coeffs: &[f32], x: &[V; 8]) -> V {
     }
 }
 
-/// Transforms `n ≤ LANES` adjacent tiles (`tx0..tx0+n` of one tile row) of one channel.
+/// Where the input transform reads a vector of tiles: element `(r, k)` of the `LANES` tiles'
+/// input windows is the vector at `base + r·row + (k mod m)·phase + (k div m)·shift`.
+///
+/// - Row-aligned numbering: `base` is the strip at the tile row's first row and first tile,
+///   `row = m·xw`, `phase = xw`, `shift = 1` (the next tile's phase).
+/// - Flat numbering: `base` is the tile buffer at the vector's first tile, `row = α·t_stride`,
+///   `phase = t_stride`, `shift = m·t_stride` (element `(r, k)` is row `r·α + k`).
+#[derive(Clone, Copy)]
+pub(crate) struct TileSource {
+    pub(crate) base: *const f32,
+    pub(crate) row: usize,
+    pub(crate) phase: usize,
+    pub(crate) shift: usize,
+}
+
+/// Copies one channel's input tiles from the strip into the tile buffer (flat numbering):
+/// `tiles[(r·α + k)·t_stride + ty·tiles_x + tx] = strip[ty·m + r][k mod m][tx + k div m]`.
+/// Each tile row's `tiles_x` elements are copied as whole vectors in increasing `ty`, so a
+/// vector's spill past the row is overwritten by the next row; lanes past the unit's last tile
+/// read the strip's zero columns, and the last vector of each row of the buffer is zeroed
+/// first, so every lane the transforms read holds a finite value.
+///
+/// # Safety
+/// `strip` holds `tile_rows·m + 2` rows of `m·xw` elements, `tiles` holds `α²` rows of
+/// `t_stride` elements, with `tile_rows·tiles_x` rounded up to `LANES`, plus `LANES`, at most
+/// `t_stride`, and `tiles_x` rounded up to `LANES`, plus 1, at most `xw`; the [`F32Vector`]
+/// contract must hold.
+#[inline(always)]
+pub(crate) unsafe fn gather_tiles<V: F32Vector, T: WinogradTile>(
+    strip: *const f32,
+    xw: usize,
+    tile_rows: usize,
+    tiles_x: usize,
+    tiles: *mut f32,
+    t_stride: usize,
+) {
+    let (a, m, l) = (T::ALPHA, T::M, V::LANES);
+    let last = (tile_rows * tiles_x).div_ceil(l) * l - l;
+    let vectors = tiles_x.div_ceil(l);
+    // SAFETY: (whole body) reads: strip row ty·m + r < tile_rows·m + 2, phase k mod m < m,
+    // column k div m + vectors·LANES ≤ 1 + round_up(tiles_x, LANES) ≤ xw. Writes: row r·α + k
+    // < α², column ty·tiles_x + vectors·LANES ≤ tile_rows·tiles_x + LANES ≤ t_stride, and
+    // last + LANES ≤ t_stride.
+    unsafe {
+        for rk in 0..a * a {
+            V::zero().store(tiles.add(rk * t_stride + last));
+        }
+        for ty in 0..tile_rows {
+            unroll8!(r < a, {
+                unroll8!(k < a, {
+                    let src = strip.add(((ty * m + r) * m + k % m) * xw + k / m);
+                    let dst = tiles.add((r * a + k) * t_stride + ty * tiles_x);
+                    for v in 0..vectors {
+                        V::load(src.add(v * l)).store(dst.add(v * l));
+                    }
+                });
+            });
+        }
+    }
+}
+
+/// Transforms one vector of `LANES` tiles of one channel and stores all `LANES` lanes.
 ///
 /// ```text
-///   strip rows r = 0..α ─► d[k] = load(strip[r][k mod m][tx0 + k div m .. +LANES])  (α vectors)
+///   rows r = 0..α ─► d[k] = element (r, k) of the LANES tiles (see TileSource)  (α vectors)
 ///   row pass:     t[r][l] = Σ_k Bᵀ[l][k] · d[k]            (α × α vectors on the stack)
-///   column pass:  v[i][l] = Σ_r Bᵀ[i][r] · t[r][l]  ─►  V[ξ = i·α + l][c][t0 .. t0+n]
+///   column pass:  v[i][l] = Σ_r Bᵀ[i][r] · t[r][l]  ─►  V[ξ = i·α + l][c][t0 .. t0+LANES]
 /// ```
 ///
 /// # Safety
-/// `strip` must point at the tile row's first strip row with `α` rows of `m · xw` readable
-/// elements each and `tx0 + 1 + LANES ≤ xw`; `out + ξ·xi_stride + [0, n)` must be writable
-/// for every `ξ < α²`; the [`F32Vector`] contract must hold.
+/// Every vector `src` describes for `r, k < α` must be readable; `out + ξ·xi_stride +
+/// [0, LANES)` must be writable for every `ξ < α²`; the [`F32Vector`] contract must hold.
 #[inline(always)]
+#[allow(unused_assignments)] // the pointer's last step past the final ξ row
 pub(crate) unsafe fn input_tiles<V: F32Vector, T: WinogradTile>(
-    strip: *const f32,
-    xw: usize,
-    tx0: usize,
-    n: usize,
+    src: TileSource,
     out: *mut f32,
     xi_stride: usize,
 ) {
     let (a, m) = (T::ALPHA, T::M);
-    // SAFETY: (whole body) reads stay in the α strip rows (k mod m < m phases, index
-    // tx0 + k div m + LANES ≤ xw); writes are the n lanes of each ξ row the caller provides.
+    // SAFETY: (whole body) reads are the vectors the caller guarantees; writes are whole
+    // vectors of the ξ rows the caller provides, made in increasing ξ through one pointer.
     unsafe {
         let mut t = [[V::zero(); 8]; 8];
         unroll8!(r < a, {
             let mut d = [V::zero(); 8];
             unroll8!(k < a, {
-                d[k] = V::load(strip.add((r * m + k % m) * xw + tx0 + k / m));
+                d[k] = V::load(
+                    src.base
+                        .add(r * src.row + (k % m) * src.phase + (k / m) * src.shift),
+                );
             });
             unroll8!(l < a, {
                 t[l][r] = dot::<V>(&T::BT[l * a..(l + 1) * a], &d);
             });
         });
-        unroll8!(l < a, {
-            unroll8!(i < a, {
-                let v = dot::<V>(&T::BT[i * a..(i + 1) * a], &t[l]);
-                let dst = out.add((i * a + l) * xi_stride);
-                if n == V::LANES {
-                    v.store(dst);
-                } else {
-                    v.store_partial(dst, n);
-                }
+        let mut dst = out;
+        unroll8!(i < a, {
+            unroll8!(l < a, {
+                dot::<V>(&T::BT[i * a..(i + 1) * a], &t[l]).store(dst);
+                dst = dst.wrapping_add(xi_stride);
             });
         });
     }

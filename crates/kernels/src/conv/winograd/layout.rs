@@ -67,8 +67,17 @@ pub(crate) struct WinogradLayout {
     pub(crate) tiles_y: usize,
     /// Tile rows per work unit (`rows_per_unit = tile_rows · m`).
     pub(crate) tile_rows: usize,
-    /// Column stride of the transform-domain matrices: the unit's tiles rounded up to 16, plus
-    /// 16 so a whole vector read at any tile position stays inside the buffer.
+    /// Vector lanes of the plan's SIMD level: the transforms work on `lanes` tiles at once.
+    pub(crate) lanes: usize,
+    /// How the unit's tiles are numbered in the transform-domain columns: tile `(ty, tx)` is
+    /// column `ty · tile_pitch + tx`. `tiles_x` ("flat": a vector of tiles may span tile
+    /// rows, which the input transform gathers through the tile buffer) when that needs
+    /// fewer vectors per unit than starting every tile row on a vector boundary
+    /// (`tiles_x` rounded up to `lanes`, "row-aligned": vectors load straight from the strip).
+    pub(crate) tile_pitch: usize,
+    /// Column stride of the transformed input `V` and the tile buffer: the unit's columns
+    /// rounded up to 16, plus 16 so a whole vector read or written at any tile position stays
+    /// inside the buffer.
     pub(crate) t_stride: usize,
     /// Width of one deinterleaved phase row of the input strip (`tiles_x` rounded up to 16,
     /// plus 1 for the tile overlap).
@@ -79,10 +88,14 @@ pub(crate) struct WinogradLayout {
     pub(crate) prepared_len: usize,
     /// Transformed input `[α²][cg][t_stride]`.
     pub(crate) v_len: usize,
-    /// GEMM output `[α²][kg_pad][t_stride]`.
+    /// GEMM output `[k][t / lanes][ξ][lanes]` (each vector of tiles' `α²` transform points
+    /// contiguous for the output transform), at most `kg_pad · α² · t_stride` floats.
     pub(crate) m_len: usize,
     /// Deinterleaved input strip `[strip_rows][m][xw]`.
     pub(crate) strip_len: usize,
+    /// Flat numbering only: one channel's input tiles `[r·α + k][t_stride]` (element `(r, k)`
+    /// of every tile, tiles contiguous), copied from the strip; 0 when row-aligned.
+    pub(crate) tiles_len: usize,
 }
 
 impl WinogradLayout {
@@ -125,7 +138,15 @@ impl WinogradLayout {
             tile_rows = tile_rows.min(tiles_y.div_ceil(2));
         }
         let unit_tiles = mul(tile_rows, tiles_x, "winograd tiles per unit")?;
-        let t_stride = add(unit_tiles.div_ceil(16) * 16, 16, "winograd tile stride")?;
+        // Flat numbering when it saves vectors: 28×28 at F(4,3) has 7 tiles a row, so 4 tile
+        // rows are 2 vectors of 16 flat (28 of 32 lanes busy) against 4 row-aligned (7 of
+        // 16); a 56×56 image (14 a row) is 2 vectors either way and keeps the direct loads.
+        let lanes = level.lanes();
+        let aligned_row = tiles_x.div_ceil(lanes) * lanes;
+        let flat = unit_tiles.div_ceil(lanes) < tile_rows * (aligned_row / lanes);
+        let tile_pitch = if flat { tiles_x } else { aligned_row };
+        let unit_cols = mul(tile_rows, tile_pitch, "winograd tiles per unit")?;
+        let t_stride = add(unit_cols.div_ceil(16) * 16, 16, "winograd tile stride")?;
         let xw = tiles_x.div_ceil(16) * 16 + 1;
         let strip_rows = tile_rows * m + 2;
 
@@ -133,6 +154,11 @@ impl WinogradLayout {
         let v_len = product(&[a2, cg, t_stride], "winograd transformed input")?;
         let m_len = product(&[a2, kg_pad, t_stride], "winograd GEMM output")?;
         let strip_len = product(&[strip_rows, m, xw], "winograd input strip")?;
+        let tiles_len = if flat {
+            product(&[a2, t_stride], "winograd tile buffer")?
+        } else {
+            0
+        };
         Ok(WinogradLayout {
             tile,
             m,
@@ -145,6 +171,8 @@ impl WinogradLayout {
             tiles_x,
             tiles_y,
             tile_rows,
+            lanes,
+            tile_pitch,
             t_stride,
             xw,
             strip_rows,
@@ -152,6 +180,7 @@ impl WinogradLayout {
             v_len,
             m_len,
             strip_len,
+            tiles_len,
         })
     }
 
@@ -159,16 +188,56 @@ impl WinogradLayout {
         self.tile_rows * self.m
     }
 
+    /// Whether a vector of tiles may span tile rows (see [`WinogradLayout::tile_pitch`]).
+    pub(crate) fn flat(&self) -> bool {
+        self.tiles_len != 0
+    }
+
     /// Scratch for a call with prepared filters: transformed input, GEMM output, input strip,
-    /// and [`ALIGN_SLACK`] floats to align them.
+    /// tile buffer, and [`ALIGN_SLACK`] floats to align them.
     pub(crate) fn work_len(&self) -> Result<usize, Error> {
         let a = add(self.v_len, self.m_len, "winograd scratch")?;
         let a = add(a, ALIGN_SLACK, "winograd scratch")?;
+        let a = add(a, self.tiles_len, "winograd scratch")?;
         add(a, self.strip_len, "winograd scratch")
     }
 
     /// Scratch for a call with raw filters: the prepared filters come first.
     pub(crate) fn raw_scratch_len(&self) -> Result<usize, Error> {
         add(self.prepared_len, self.work_len()?, "winograd scratch")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Tile, WinogradLayout};
+    use crate::simd::Level;
+    use crate::{Conv2d, Padding};
+
+    fn layout(c: usize, hw: usize, tile: Tile, level: Level) -> WinogradLayout {
+        let desc = Conv2d::builder()
+            .channels(c, c)
+            .input_size(hw, hw)
+            .kernel_size(3, 3)
+            .padding(Padding::uniform(1))
+            .build()
+            .unwrap();
+        WinogradLayout::new(&desc, tile, level, "winograd").unwrap()
+    }
+
+    /// Flat numbering where row-aligned vectors would leave lanes idle, row-aligned where
+    /// both need the same vectors.
+    #[test]
+    fn tile_numbering_follows_the_vector_count() {
+        let l = layout(128, 28, Tile::F4, Level::Avx512f); // 7 tiles a row, 4 rows a unit
+        assert!(l.flat());
+        assert_eq!((l.tile_pitch, l.tiles_len), (7, 36 * l.t_stride));
+        let l = layout(256, 14, Tile::F4, Level::Avx512f); // 4 × 4 tiles: one vector
+        assert!(l.flat());
+        let l = layout(64, 56, Tile::F4, Level::Avx512f); // 14 tiles a row
+        assert!(!l.flat());
+        assert_eq!((l.tile_pitch, l.tiles_len), (16, 0));
+        let l = layout(64, 56, Tile::F4, Level::Avx2Fma); // 14 a row, 2 vectors of 8 either way
+        assert!(!l.flat());
     }
 }

@@ -22,12 +22,13 @@ mod transforms;
 mod unroll;
 
 use self::f32_gemm_mrx3v::gemm;
-use self::input_transform::{deinterleave_strip, input_tiles};
+use self::input_transform::{deinterleave_strip, gather_tiles, input_tiles, TileSource};
 use self::layout::{Tile, WinogradLayout};
-use self::output_transform::{output_tiles, OutRows};
+use self::output_transform::{output_tiles, OutTiles};
 use self::transforms::{WinogradTile, F2, F4, F6};
 use super::{Algorithm, Conv2dPlan};
 use crate::epilogue::Activation;
+use crate::simd::prefetch_range;
 use crate::simd::{dispatch, F32Vector, SimdKernel};
 use crate::split::OutputPiece;
 
@@ -117,6 +118,7 @@ pub(crate) fn run(
     let work = &mut work[skip..];
     let (v_buf, rest) = work.split_at_mut(layout.v_len);
     let (m_buf, rest) = rest.split_at_mut(layout.m_len);
+    let (tile_buf, rest) = rest.split_at_mut(layout.tiles_len);
     let strip = &mut rest[..layout.strip_len];
     let desc = plan.descriptor();
     let plane = desc.input_height() * desc.input_width();
@@ -161,6 +163,7 @@ pub(crate) fn run(
                 activation: plan.activation(),
                 v_buf: &mut *v_buf,
                 m_buf: &mut *m_buf,
+                tile_buf: &mut *tile_buf,
                 strip: &mut *strip,
                 // SAFETY: channel k0 of this unit's rows exists (k0 < K); the kernel writes
                 // only channels k0 + (k_lo..k_hi) of the unit's rows, which are the unit's own
@@ -203,6 +206,8 @@ struct UnitRun<'a> {
     activation: Activation,
     v_buf: &'a mut [f32],
     m_buf: &'a mut [f32],
+    /// Flat numbering's tile buffer (empty when row-aligned).
+    tile_buf: &'a mut [f32],
     strip: &'a mut [f32],
     /// Row `rows.start` of the group's first output channel; channels `chan_stride` apart.
     out: *mut f32,
@@ -221,60 +226,100 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
         let a2 = a * a;
         let (cg, kg_pad, ts, xw) = (ly.cg, ly.kg_pad, ly.t_stride, ly.xw);
         let tile_rows = s.out_rows.div_ceil(m);
-        let tiles = tile_rows * ly.tiles_x;
-        let t_len = tiles.div_ceil(l) * l;
+        let (cols, pitch) = (ly.tiles_x, ly.tile_pitch);
+        // Columns of the transform domain: tile (ty, tx) is column ty·pitch + tx; whole
+        // vectors of them (`vectors` of `LANES`).
+        let vectors = ((tile_rows - 1) * pitch + cols).div_ceil(l);
+        let t_len = vectors * l;
         let plane = s.input.len() / cg;
         let height = plane / s.width;
-        let cols = ly.tiles_x; // tiles per row
 
-        // 1. Input transform, channel by channel (unless already done for these rows).
+        // 1. Input transform, channel by channel (unless already done for these rows), a
+        // vector of tiles at a time into V[ξ][c][t].
         let channels = if s.transform_input { 0..cg } else { 0..0 };
+        let strip_rows = (tile_rows * m + 2) as isize;
         for c in channels {
-            deinterleave_strip::<T>(
-                ly,
-                &s.input[c * plane..][..height * s.width],
-                s.width,
-                s.y0,
-                s.left,
-                s.strip,
-            );
-            for ty in 0..tile_rows {
-                let mut tx = 0;
-                while tx < cols {
-                    let n = (cols - tx).min(l);
-                    // SAFETY: strip rows ty·m .. ty·m + α exist (strip_rows = tile_rows·m + 2
-                    // for the layout's maximum, and this unit has at most that many tile
-                    // rows); tx + 1 + LANES ≤ round_up(tiles_x, 16) + 1 = xw. Writes: ξ rows of
-                    // V at c·ts + t for t + n ≤ tiles ≤ ts.
-                    unsafe {
-                        input_tiles::<V, T>(
-                            s.strip.as_ptr().add(ty * m * m * xw),
-                            xw,
-                            tx,
-                            n,
-                            s.v_buf.as_mut_ptr().add(c * ts + ty * cols + tx),
-                            cg * ts,
-                        );
+            // The next channel's rows: each channel is a short burst of rows a plane away
+            // from the last, which the hardware prefetchers do not foresee.
+            if c + 1 < cg {
+                let lo = s.y0.clamp(0, height as isize) as usize;
+                let hi = (s.y0 + strip_rows).clamp(0, height as isize) as usize;
+                prefetch_range(&s.input[(c + 1) * plane + lo * s.width..][..(hi - lo) * s.width]);
+            }
+            // SAFETY: the dispatch contract, forwarded.
+            unsafe {
+                deinterleave_strip::<V, T>(
+                    ly,
+                    &s.input[c * plane..][..height * s.width],
+                    s.width,
+                    s.y0,
+                    s.left,
+                    s.strip,
+                );
+            }
+            if ly.flat() {
+                // SAFETY: the strip holds tile_rows·m + 2 rows of m·xw for this unit's tile
+                // rows (strip_rows is for the layout's maximum); the tile buffer holds α² rows
+                // of t_stride ≥ round_up(tile_rows·tiles_x, 16) + 16 columns; xw =
+                // round_up(tiles_x, 16) + 1 (layout).
+                unsafe {
+                    gather_tiles::<V, T>(
+                        s.strip.as_ptr(),
+                        xw,
+                        tile_rows,
+                        cols,
+                        s.tile_buf.as_mut_ptr(),
+                        ts,
+                    );
+                }
+            }
+            for vec in 0..vectors {
+                let t0 = vec * l;
+                let src = if ly.flat() {
+                    TileSource {
+                        // SAFETY: column t0 + LANES ≤ t_len ≤ t_stride of row 0.
+                        base: unsafe { s.tile_buf.as_ptr().add(t0) },
+                        row: a * ts,
+                        phase: ts,
+                        shift: m * ts,
                     }
-                    tx += n;
+                } else {
+                    // Row-aligned: the vector lies in tile row t0 / pitch, from its tile
+                    // t0 % pitch (a multiple of LANES).
+                    let (ty, tx) = (t0 / pitch, t0 % pitch);
+                    TileSource {
+                        // SAFETY: strip row ty·m exists (ty < tile_rows), and column tx +
+                        // 1 + LANES ≤ pitch + 1 ≤ xw of every phase row.
+                        base: unsafe { s.strip.as_ptr().add(ty * m * m * xw + tx) },
+                        row: m * xw,
+                        phase: xw,
+                        shift: 1,
+                    }
+                };
+                // SAFETY: the tile buffer's rows r·α + k < α² from column t0, or the strip's
+                // rows ty·m + r < tile_rows·m + 2 from column tx + k div m, hold a whole
+                // vector (above); V row ξ·cg + c has t_stride ≥ t0 + LANES columns.
+                unsafe {
+                    input_tiles::<V, T>(src, s.v_buf.as_mut_ptr().add(c * ts + t0), cg * ts);
                 }
             }
         }
 
         // 2. One GEMM per transform point, over the unit's rows `k_lo..k_lo + k_rows` of the
-        // packed filters (whole `mr` panels).
+        // packed filters (whole `mr` panels), into M[k][vector][ξ][LANES].
         let mr = ly.mr;
         let k_lo = s.channels.start;
         let k_rows = (s.channels.end.div_ceil(mr) * mr).min(kg_pad) - k_lo;
+        let m_row = vectors * a2 * l;
         for xi in 0..a2 {
             // SAFETY: U panel ξ has kg_pad·cg elements, and its row panels from k_lo (a
             // multiple of mr) on hold k_rows·cg of them; V rows ξ hold cg rows of ts ≥ t_len
-            // columns; M rows ξ hold kg_pad ≥ k_lo + k_rows rows of ts columns (ranges
-            // inside v_len, m_len).
+            // columns; M holds kg_pad ≥ k_lo + k_rows rows of m_row ≤ α²·t_stride floats
+            // (m_len = kg_pad·α²·t_stride).
             unsafe {
                 let u = s.prepared.as_ptr().add(xi * kg_pad * cg + k_lo * cg);
                 let v = s.v_buf.as_ptr().add(xi * cg * ts);
-                let o = s.m_buf.as_mut_ptr().add((xi * kg_pad + k_lo) * ts);
+                let o = s.m_buf.as_mut_ptr().add(k_lo * m_row + xi * l);
                 // One function per blocking and level, shared by the three tile sizes.
                 let g = PointGemm {
                     u,
@@ -282,7 +327,8 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
                     v_stride: ts,
                     depth: cg,
                     out: o,
-                    out_stride: ts,
+                    out_stride: m_row,
+                    vec_stride: a2 * l,
                     rows: k_rows,
                     cols: t_len,
                 };
@@ -298,32 +344,26 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
         let mut buf = [0.0f32; 6 * 6 * 16];
         for k in s.channels.clone() {
             let bias = s.bias.map_or(0.0, |b| b[k]);
-            for ty in 0..tile_rows {
-                let rows = OutRows {
-                    // SAFETY: channel k < kg of this unit, output row ty·m < out_rows.
-                    ptr: unsafe { s.out.add(k * s.chan_stride + ty * m * s.out_cols) },
-                    cols: s.out_cols,
-                    rows: (s.out_rows - ty * m).min(m),
-                };
-                let mut tx = 0;
-                while tx < cols {
-                    let n = (cols - tx).min(l);
-                    // SAFETY: M row k of every ξ, columns t .. t + LANES ≤ ts (t_stride has
-                    // 16 columns of slack past the unit's tiles); tx < tiles_x; buf holds
-                    // m·m·LANES ≤ 36·16 elements.
-                    unsafe {
-                        output_tiles::<V, T>(
-                            s.m_buf.as_ptr().add(k * ts + ty * cols + tx),
-                            kg_pad * ts,
-                            tx,
-                            n,
-                            bias,
-                            s.activation,
-                            &rows,
-                            buf.as_mut_ptr(),
-                        );
-                    }
-                    tx += n;
+            let out = OutTiles {
+                // SAFETY: channel k < kg of this unit.
+                ptr: unsafe { s.out.add(k * s.chan_stride) },
+                cols: s.out_cols,
+                rows: s.out_rows,
+                tiles_x: cols,
+                pitch,
+            };
+            for vec in 0..vectors {
+                // SAFETY: M row k, vector vec: α²·LANES floats inside m_len (above); buf
+                // holds m·m·LANES ≤ 36·16 elements; the unit's output rows of channel k.
+                unsafe {
+                    output_tiles::<V, T>(
+                        s.m_buf.as_ptr().add(k * m_row + vec * a2 * l),
+                        vec * l,
+                        bias,
+                        s.activation,
+                        &out,
+                        buf.as_mut_ptr(),
+                    );
                 }
             }
         }
@@ -338,6 +378,7 @@ struct PointGemm {
     depth: usize,
     out: *mut f32,
     out_stride: usize,
+    vec_stride: usize,
     rows: usize,
     cols: usize,
 }
@@ -360,6 +401,7 @@ impl<const MR: usize, const NV: usize> SimdKernel for PointGemmOf<MR, NV> {
                 g.depth,
                 g.out,
                 g.out_stride,
+                g.vec_stride,
                 g.rows,
                 g.cols,
             )

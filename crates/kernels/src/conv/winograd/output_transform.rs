@@ -7,52 +7,56 @@ use super::unroll::unroll8;
 use crate::epilogue::{activate, Activation};
 use crate::simd::F32Vector;
 
-/// Where one output tile row goes.
-pub(crate) struct OutRows {
-    /// First element of the tile row's first output row in this channel.
+/// Where a unit's output tiles go, in one output channel.
+pub(crate) struct OutTiles {
+    /// The channel's first output row of the unit.
     pub(crate) ptr: *mut f32,
     /// Output row length `Q` (also the row stride).
     pub(crate) cols: usize,
-    /// Output rows of this tile row that exist (`≤ m`, fewer at the bottom border).
+    /// Output rows of the unit (`≤ tile_rows · m`; the last tile row may be clipped).
     pub(crate) rows: usize,
+    /// Tiles per tile row (`⌈Q / m⌉`) and the column numbering's pitch (`≥ tiles_x`).
+    pub(crate) tiles_x: usize,
+    pub(crate) pitch: usize,
 }
 
-/// Output transform of tiles `tx0..tx0+n` of one tile row of one output channel.
+/// Output transform of one vector of tiles (columns `t0 .. t0 + LANES`) of one output channel.
 ///
 /// ```text
-///   M[ξ][t0 .. t0+LANES], ξ = i·α + j   (α² vectors, one per transform point)
+///   M[ξ][lanes], ξ = i·α + j   (α² consecutive vectors, one per transform point)
 ///   row pass:     u[i][o] = Σ_j Aᵀ[o][j] · M[i][j]         (α × m)
 ///   column pass:  y[p][o] = Σ_i Aᵀ[p][i] · u[i][o]         (m × m)
-///   y = act(y + bias)  ─►  lanes to out[p][(tx0 + lane)·m + o], clipped to `cols`
+///   y = act(y + bias)  ─►  lane of column t = ty·pitch + tx to out[ty·m + p][tx·m + o]
 /// ```
 ///
+/// Lanes whose column is no tile of the unit (`tx ≥ tiles_x`, or past the last tile row)
+/// are dropped; tiles at the right and bottom borders are clipped.
+///
 /// # Safety
-/// `mat + ξ·xi_stride + [0, LANES)` readable for every `ξ < α²`; `rows.ptr` valid for
-/// `rows.rows` rows of `rows.cols` elements at stride `rows.cols`; `tx0 < ⌈cols / m⌉`;
-/// `buf` writable for `m · m · LANES` elements (a staging area the caller keeps, so it is not
-/// re-initialised per call); the [`F32Vector`] contract must hold.
+/// `mat[..α²·LANES]` readable; `out.ptr` valid for `out.rows` rows of `out.cols` elements at
+/// stride `out.cols`, with `out.tiles_x = ⌈out.cols / m⌉`; `buf` writable for `m · m ·
+/// LANES` elements (a staging area the caller keeps, so it is not re-initialised per call);
+/// the [`F32Vector`] contract must hold.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn output_tiles<V: F32Vector, T: WinogradTile>(
     mat: *const f32,
-    xi_stride: usize,
-    tx0: usize,
-    n: usize,
+    t0: usize,
     bias: f32,
     activation: Activation,
-    rows: &OutRows,
+    out: &OutTiles,
     buf: *mut f32,
 ) {
-    let (a, m) = (T::ALPHA, T::M);
+    let (a, m, l) = (T::ALPHA, T::M, V::LANES);
     // SAFETY: (whole body) reads as the caller guarantees; every write is checked against
-    // `rows.rows` and `rows.cols` before it is made; `buf` as the caller guarantees.
+    // `out.rows` and `out.cols` before it is made; `buf` as the caller guarantees.
     unsafe {
         // u[o][i] (transposed, so the column pass reads a row).
         let mut u = [[V::zero(); 8]; 8];
         unroll8!(i < a, {
             let mut s = [V::zero(); 8];
             unroll8!(j < a, {
-                s[j] = V::load(mat.add((i * a + j) * xi_stride));
+                s[j] = V::load(mat.add((i * a + j) * l));
             });
             unroll8!(o < m, {
                 u[o][i] = dot::<V>(&T::AT[o * a..(o + 1) * a], &s);
@@ -63,32 +67,56 @@ pub(crate) unsafe fn output_tiles<V: F32Vector, T: WinogradTile>(
         unroll8!(o < m, {
             unroll8!(p < m, {
                 let y = dot::<V>(&T::AT[p * a..(p + 1) * a], &u[o]).add(b);
-                y.store(buf.add((p * m + o) * V::LANES));
+                y.store(buf.add((p * m + o) * l));
             });
         });
         // One activation loop (not m² inlined copies of it).
         if activation != Activation::Identity {
-            for i in 0..rows.rows * m {
-                let p = buf.add(i * V::LANES);
+            for i in 0..m * m {
+                let p = buf.add(i * l);
                 activate::<V>(V::load(p), activation).store(p);
             }
         }
-        let x0 = tx0 * m;
-        let width = (n * m).min(rows.cols - x0);
-        for p in 0..rows.rows {
-            let dst = core::slice::from_raw_parts_mut(rows.ptr.add(p * rows.cols + x0), width);
-            let src = buf.add(p * m * V::LANES);
-            if width == n * m {
-                // Whole tiles: an m × n transpose with constant m (vectorised by LLVM).
-                for (lane, d) in dst.chunks_exact_mut(m).enumerate() {
-                    unroll8!(o < m, {
-                        d[o] = *src.add(o * V::LANES + lane);
-                    });
+        // Scatter. Lane `lane` is tile (ty, tx), each of its m rows m consecutive outputs.
+        // The lanes go in runs that share a tile row (one run when row-aligned, up to
+        // ⌈LANES / tiles_x⌉ + 1 in flat numbering): a run's whole tiles are, per output row,
+        // one contiguous stretch, an m × run transpose with constant m (vectorised by LLVM);
+        // a clipped last tile goes element by element.
+        let (mut ty, mut tx) = (t0 / out.pitch, t0 % out.pitch);
+        let mut lane = 0;
+        while lane < l {
+            let y0 = ty * m;
+            if y0 >= out.rows {
+                break;
+            }
+            let run = (out.pitch - tx).min(l - lane);
+            let tiles = out.tiles_x.saturating_sub(tx).min(run);
+            if tiles > 0 {
+                let x0 = tx * m;
+                let rows = (out.rows - y0).min(m);
+                let whole = ((out.cols - x0) / m).min(tiles);
+                for p in 0..rows {
+                    let dst = out.ptr.add((y0 + p) * out.cols + x0);
+                    let src = buf.add(p * m * l + lane);
+                    let d = core::slice::from_raw_parts_mut(dst, whole * m);
+                    for (i, d) in d.chunks_exact_mut(m).enumerate() {
+                        unroll8!(o < m, {
+                            d[o] = *src.add(o * l + i);
+                        });
+                    }
+                    if whole < tiles {
+                        // The clipped tile at the right border.
+                        for o in 0..out.cols - x0 - whole * m {
+                            *dst.add(whole * m + o) = *src.add(o * l + whole);
+                        }
+                    }
                 }
-            } else {
-                for (x, d) in dst.iter_mut().enumerate() {
-                    *d = *src.add((x % m) * V::LANES + x / m);
-                }
+            }
+            lane += run;
+            tx += run;
+            if tx == out.pitch {
+                tx = 0;
+                ty += 1;
             }
         }
     }
