@@ -163,6 +163,13 @@ fn conv_descriptors() -> Result<Vec<Conv2d>, Error> {
             .input_size(2, 2)
             .kernel_size(1, 1)
             .build()?,
+        // Two tile rows of one tile each: Winograd F(2,3) numbers them flat (one vector of
+        // tiles spanning both rows, through the tile buffer) at 4 lanes and more.
+        b().channels(2, 3)
+            .input_size(4, 2)
+            .kernel_size(3, 3)
+            .padding(Padding::uniform(1))
+            .build()?,
         // Kernel equal to the input.
         b().channels(5, 3)
             .input_size(4, 4)
