@@ -67,13 +67,12 @@ pub(crate) struct WinogradLayout {
     pub(crate) tiles_y: usize,
     /// Tile rows per work unit (`rows_per_unit = tile_rows · m`).
     pub(crate) tile_rows: usize,
-    /// Vector lanes of the plan's SIMD level: the transforms work on `lanes` tiles at once.
-    pub(crate) lanes: usize,
     /// How the unit's tiles are numbered in the transform-domain columns: tile `(ty, tx)` is
     /// column `ty · tile_pitch + tx`. `tiles_x` ("flat": a vector of tiles may span tile
     /// rows, which the input transform gathers through the tile buffer) when that needs
     /// fewer vectors per unit than starting every tile row on a vector boundary
-    /// (`tiles_x` rounded up to `lanes`, "row-aligned": vectors load straight from the strip).
+    /// (`tiles_x` rounded up to the level's lanes, "row-aligned": vectors load straight from
+    /// the strip).
     pub(crate) tile_pitch: usize,
     /// Column stride of the transformed input `V` and the tile buffer: the unit's columns
     /// rounded up to 16, plus 16 so a whole vector read or written at any tile position stays
@@ -171,7 +170,6 @@ impl WinogradLayout {
             tiles_x,
             tiles_y,
             tile_rows,
-            lanes,
             tile_pitch,
             t_stride,
             xw,

@@ -237,14 +237,16 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
         // 1. Input transform, channel by channel (unless already done for these rows), a
         // vector of tiles at a time into V[ξ][c][t].
         let channels = if s.transform_input { 0..cg } else { 0..0 };
+        // The image rows the strip reads (the same in every channel).
         let strip_rows = (tile_rows * m + 2) as isize;
+        let row_lo = s.y0.clamp(0, height as isize) as usize;
+        let row_hi = (s.y0 + strip_rows).clamp(0, height as isize) as usize;
+        let rows_in = row_lo * s.width..row_hi * s.width;
         for c in channels {
             // The next channel's rows: each channel is a short burst of rows a plane away
             // from the last, which the hardware prefetchers do not foresee.
             if c + 1 < cg {
-                let lo = s.y0.clamp(0, height as isize) as usize;
-                let hi = (s.y0 + strip_rows).clamp(0, height as isize) as usize;
-                prefetch_range(&s.input[(c + 1) * plane + lo * s.width..][..(hi - lo) * s.width]);
+                prefetch_range(&s.input[(c + 1) * plane..][rows_in.clone()]);
             }
             // SAFETY: the dispatch contract, forwarded.
             unsafe {
