@@ -16,7 +16,8 @@ use crate::simd::F32Vector;
 /// Generic over the tile so the phase stride `m` is a constant. For m = 2 and 4 the interior
 /// goes `LANES` tiles at a time through [`F32Vector::deinterleave`] (LLVM's interleaved-access
 /// vectorisation left it as scalar moves at AVX-512, about a tenth of a 28×28 F(4,3) layer
-/// in `perf`); m = 6 and the tail columns are copied one by one.
+/// in `perf`), the last vector moved back to end at the interior's end; m = 6, narrower
+/// interiors and the border columns are copied one by one.
 ///
 /// # Safety
 /// The [`F32Vector`] contract must hold.
@@ -65,32 +66,40 @@ pub(crate) unsafe fn deinterleave_strip<V: F32Vector, T: WinogradTile>(
             let inner = &src[x0..x0 + n * m];
             let dst = rows[jlo..].as_mut_ptr();
             let mut j = 0;
-            if m == 2 || m == 4 {
+            let l = V::LANES;
+            if (m == 2 || m == 4) && n >= l {
                 // LANES tiles at a time: m whole vectors in, one vector per phase out, split
-                // by one (m = 2) or two (m = 4) rounds of even/odd deinterleaving.
-                let l = V::LANES;
-                while j + l <= n {
-                    // SAFETY: reads inner[j·m .. (j + LANES)·m] ⊂ inner (j + LANES ≤ n);
-                    // writes phase p's columns jlo + j .. jlo + j + LANES ≤ jhi ≤ xw of rows.
+                // by one (m = 2) or two (m = 4) rounds of even/odd deinterleaving. The last
+                // vector is moved back to end at n: it rewrites a few columns with the same
+                // values instead of leaving up to LANES − 1 of them to the scalar loop.
+                let mut next = 0;
+                loop {
+                    let at = next.min(n - l);
+                    // SAFETY: reads inner[at·m .. (at + LANES)·m] ⊂ inner (at + LANES ≤ n);
+                    // writes phase p's columns jlo + at .. jlo + at + LANES ≤ jhi ≤ xw of rows.
                     unsafe {
-                        let s = inner.as_ptr().add(j * m);
+                        let s = inner.as_ptr().add(at * m);
                         let (e0, o0) = V::load(s).deinterleave(V::load(s.add(l)));
                         if m == 2 {
-                            e0.store(dst.add(j));
-                            o0.store(dst.add(xw + j));
+                            e0.store(dst.add(at));
+                            o0.store(dst.add(xw + at));
                         } else {
                             let (e1, o1) =
                                 V::load(s.add(2 * l)).deinterleave(V::load(s.add(3 * l)));
                             let (p0, p2) = e0.deinterleave(e1);
                             let (p1, p3) = o0.deinterleave(o1);
-                            p0.store(dst.add(j));
-                            p1.store(dst.add(xw + j));
-                            p2.store(dst.add(2 * xw + j));
-                            p3.store(dst.add(3 * xw + j));
+                            p0.store(dst.add(at));
+                            p1.store(dst.add(xw + at));
+                            p2.store(dst.add(2 * xw + at));
+                            p3.store(dst.add(3 * xw + at));
                         }
                     }
-                    j += l;
+                    if at + l == n {
+                        break;
+                    }
+                    next = at + l;
                 }
+                j = n;
             }
             for (j, s) in inner.chunks_exact(T::M).enumerate().skip(j) {
                 unroll8!(p < T::M, {
