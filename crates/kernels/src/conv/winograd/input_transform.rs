@@ -13,6 +13,11 @@ use crate::simd::F32Vector;
 ///
 /// `plane` is the channel's `H × W` plane; `y0` may be negative (top padding).
 ///
+/// The padding positions (rows outside the image, columns left of and right of it) are the
+/// same for every channel of a unit: `zero_padding` writes their zeros, and the unit's other
+/// channels pass `false` and write only the image's elements (one `memset` per phase row and
+/// channel was about a tenth of a 14×14 F(4,3) layer's transform samples in `perf`).
+///
 /// Generic over the tile so the phase stride `m` is a constant. For m = 2 and 4 the interior
 /// goes `LANES` tiles at a time through [`F32Vector::deinterleave`] (LLVM's interleaved-access
 /// vectorisation left it as scalar moves at AVX-512, about a tenth of a 28×28 F(4,3) layer
@@ -29,6 +34,7 @@ pub(crate) unsafe fn deinterleave_strip<V: F32Vector, T: WinogradTile>(
     y0: isize,
     left: usize,
     strip: &mut [f32],
+    zero_padding: bool,
 ) {
     let (m, xw) = (T::M, layout.xw);
     let height = plane.len() / width;
@@ -36,7 +42,9 @@ pub(crate) unsafe fn deinterleave_strip<V: F32Vector, T: WinogradTile>(
         let rows = &mut strip[r * m * xw..(r + 1) * m * xw];
         let y = y0 + r as isize;
         if y < 0 || y as usize >= height {
-            rows.fill(0.0);
+            if zero_padding {
+                rows.fill(0.0);
+            }
             continue;
         }
         let src = &plane[y as usize * width..][..width];
@@ -54,8 +62,10 @@ pub(crate) unsafe fn deinterleave_strip<V: F32Vector, T: WinogradTile>(
         let (jlo, jhi) = (lo(0), hi(m - 1).max(lo(0)));
         for (p, dst) in rows.chunks_exact_mut(xw).enumerate() {
             let (lo, hi) = (lo(p), hi(p));
-            dst[..lo].fill(0.0);
-            dst[hi..].fill(0.0);
+            if zero_padding {
+                dst[..lo].fill(0.0);
+                dst[hi..].fill(0.0);
+            }
             for j in (lo..hi).filter(|j| *j < jlo || *j >= jhi) {
                 dst[j] = src[j * m + p - left];
             }

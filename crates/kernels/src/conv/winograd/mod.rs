@@ -248,7 +248,8 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
             if c + 1 < cg {
                 prefetch_range(&s.input[(c + 1) * plane..][rows_in.clone()]);
             }
-            // SAFETY: the dispatch contract, forwarded.
+            // SAFETY: the dispatch contract, forwarded. The first channel writes the
+            // padding's zeros, which stay for the unit's other channels (same rows).
             unsafe {
                 deinterleave_strip::<V, T>(
                     ly,
@@ -257,6 +258,7 @@ impl<T: WinogradTile> SimdKernel for UnitKernel<'_, T> {
                     s.y0,
                     s.left,
                     s.strip,
+                    c == 0,
                 );
             }
             if ly.flat() {
