@@ -138,6 +138,33 @@ fn max_3x3s2_shared_rows_kernel() {
     }
 }
 
+/// A NaN in any column of a shared tap row (pad 1: row 3; pad 0: row 2) or of an unshared
+/// one reaches exactly its outputs at every level: the 3×3/2 max kernel checks each tap it
+/// folds (its vectors' loads, the one element past each vector's loads, the left-edge
+/// vector's columns 0 and 1, the column-chunk boundaries of a 531-wide row) and recomputes
+/// a row that holds one.
+#[test]
+fn max_3x3s2_nan_in_any_column() {
+    for w in [70, 531] {
+        for pad in [1, 0] {
+            let desc = pool(PoolKind::Max, 1, 1, 7, w)
+                .window(3, 3)
+                .stride(2, 2)
+                .padding(Padding::uniform(pad))
+                .build()
+                .unwrap();
+            let x = values(desc.input_len(), w as u32);
+            for row in [2, 3] {
+                for col in 0..w {
+                    let mut y = x.clone();
+                    y[row * w + col] = f32::NAN;
+                    check_all_levels(&desc, &y, Activation::Identity, 0);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn benchmark_shapes_with_every_activation() {
     let cases = [

@@ -1,20 +1,32 @@
-//! Max pooling, 3×3 window, stride 2×2, dilation 1: a run of interior output rows at a time,
-//! each input row pooled horizontally once and shared by the two output rows that use it.
+//! Max pooling, 3×3 window, stride 2×2, dilation 1: a run of output rows whose windows lie
+//! inside the input vertically, each input row pooled horizontally once and shared by the
+//! two output rows that use it, and (with one column of left padding) the left edge column
+//! in the same vectors.
 //!
 //! ```text
-//!   H(y)[q] = x(y, 2q) ⊕ x(y, 2q+1) ⊕ x(y, 2q+2)            one deinterleave pair + 1 permute
+//!   H(y)[q] = x(y, 2q) ⊕ x(y, 2q+1) ⊕ x(y, 2q+2)            2 loads, 1 broadcast, 3 shuffles
 //!   out(p)  = H(2p) ⊕ H(2p+1) ⊕ H(2p+2)                      H(2p+2) is the next row's H(2p)
 //! ```
+//!
+//! **Loads, not shuffles, bound this kernel** (an AVX-512 model of the loop on this Zen 4:
+//! taking tap 2 from a second pair of loads at `x + 1` ran 17.8 cycles per 16 outputs, the
+//! same with in-lane or cross-lane shuffles; these two loads per tap row ran 13.1). The
+//! ordered deinterleave of the loads at `x(y, 2q)` gives taps 0 (even elements) and 1 (odd);
+//! tap 2 is tap 0 moved down one lane with the element after the vector, `x(y, 2q + 2L)`,
+//! broadcast in at the top ([`F32Vector::shift_in_last`]).
+//!
+//! **Left edge.** With one column of padding on the left, output 0's taps are columns −1
+//! (padding), 0 and 1. The first vector then loads from column 0 and takes tap 0 as the odd
+//! elements moved up one lane with −∞ in lane 0 ([`F32Vector::shift_in_first`]); the scalar
+//! edge code (a dependent chain of NaN-propagating maxima per output row) had been 18% of
+//! `maxpool_3x3_s2_p1`'s time for one output in 56.
 //!
 //! `⊕` keeps the earlier tap on ties, so the fold is the reference's row-major one (the
 //! leftmost-maximum rule is associative): the same bits, `−0.0` vs `+0.0` included. It is one
 //! `maxps` on x86 instead of the three instructions of a NaN-propagating maximum; NaN is
 //! handled out of line instead: every tap is also summed into a check vector (a NaN tap makes
 //! the sum NaN; an `∞ − ∞` false alarm only costs time), and an output row whose taps hold a
-//! NaN is recomputed by the exact general stride-2 kernel. Per 16 outputs (AVX-512) and tap
-//! row: 4 loads, 3 permutes, 2 max, 3 adds, and two of the three tap rows are new per output
-//! row; the general kernel spent 4 loads, 4 permutes and 3 three-instruction maxima on every
-//! tap row of every output row.
+//! NaN is recomputed by the same loads folded with the NaN-propagating maximum.
 //!
 //! The horizontal maxima of the shared row live in a stack buffer of [`CHUNK`] vectors: the
 //! row is walked in column chunks of that many vectors, each chunk down every row of the run.
@@ -28,91 +40,179 @@ use crate::simd::F32Vector;
 /// stack slots).
 const CHUNK: usize = 8;
 
-/// Output positions of a row the vector loop covers: `full` vectors at `0, L, 2L, …` and,
-/// when `overlap`, one more at `count − L` (overlapping the one before, so no masked load or
-/// store); the outputs from `covered` on are left to the general kernel.
+/// The vectors that cover a row's outputs, in interior coordinates (`q = 0` is the first
+/// output whose taps are all inside the row, its first tap at `src`):
+///
+/// - when `edge`, the left-edge vector: outputs `−1 .. L − 1`, loads from `src − 1`;
+/// - `full` vectors at `q0, q0 + L, …` (`q0` = `L − 1` after the edge vector, else 0);
+/// - when `overlap`, one more at `count − L`, overlapping the one before (no masked load or
+///   store);
+///
+/// and the outputs from `covered` on are left to the general kernel.
 #[derive(Clone, Copy)]
 struct Columns {
+    edge: bool,
+    q0: usize,
     full: usize,
     overlap: bool,
+    count: usize,
     covered: usize,
 }
 
 impl Columns {
-    /// The vectors whose loads (taps `2q ..= 2q + 2L`, read as two pairs of vectors from `2q`
-    /// and `2q + 1`) stay within the `avail` elements of the row.
-    fn new<V: F32Vector>(count: usize, avail: usize) -> Columns {
+    /// The vectors whose reads (`src[2q ..= 2q + 2L]` for a vector at `q`, `src[−1 .. 2L − 1]`
+    /// for the edge vector) stay within the row: `avail` elements from `src`, and one before
+    /// it when `left_edge` allows the edge vector.
+    fn new<V: F32Vector>(count: usize, avail: usize, left_edge: bool) -> Columns {
         let lanes = V::LANES;
-        // Vector at q reads 2q + 2L + 1 elements (its last tap is element 2q + 2L).
+        let edge = left_edge && count + 1 >= lanes && 2 * lanes <= avail + 1;
         let fits = |q: usize| 2 * q + 2 * lanes < avail;
+        let q0 = if edge { lanes - 1 } else { 0 };
         let mut full = 0;
-        while (full + 1) * lanes <= count && fits(full * lanes) {
+        while q0 + (full + 1) * lanes <= count && fits(q0 + full * lanes) {
             full += 1;
         }
-        let mut covered = full * lanes;
-        let overlap = covered < count && count >= lanes && full > 0 && fits(count - lanes);
+        let mut covered = q0 + full * lanes;
+        let overlap = covered < count && count >= lanes && fits(count - lanes);
         if overlap {
             covered = count;
         }
         Columns {
+            edge,
+            q0,
             full,
             overlap,
+            count,
             covered,
         }
     }
 
     fn vectors(&self) -> usize {
-        self.full + usize::from(self.overlap)
+        usize::from(self.edge) + self.full + usize::from(self.overlap)
     }
 
-    /// First output of vector `k`.
-    fn start<V: F32Vector>(&self, k: usize, count: usize) -> usize {
-        if k < self.full {
-            k * V::LANES
+    /// Interior coordinate of vector `k`'s first output; `None` for the edge vector.
+    #[inline(always)]
+    fn start<V: F32Vector>(&self, k: usize) -> Option<usize> {
+        let k = if self.edge { k.checked_sub(1)? } else { k };
+        Some(if k < self.full {
+            self.q0 + k * V::LANES
         } else {
-            count - V::LANES
+            self.count - V::LANES
+        })
+    }
+
+    /// The one element vector `k` reads past its two loads, `src[2q + 2L]` (its last output's
+    /// last tap); `None` for the edge vector, whose loads cover its taps.
+    fn tail<V: F32Vector>(&self, k: usize) -> Option<usize> {
+        Some(2 * self.start::<V>(k)? + 2 * V::LANES)
+    }
+}
+
+/// Whether the kernel also computes output column 0 of a row (one column of left padding,
+/// output 1 the first interior one and room for the edge vector): the driver then leaves
+/// that column out of its scalar edge columns.
+pub(crate) fn vectorises_left_edge<V: F32Vector>(w: &super::geometry::AxisPlan) -> bool {
+    let (lo, hi) = w.interior;
+    (w.kernel, w.stride, w.dilation, w.pad_before, lo) == (3, 2, 1, 1, 1)
+        && hi > lo
+        && Columns::new::<V>(hi - lo, w.input - 1, true).edge
+}
+
+/// The fold of one tap into the next: the fast order-keeping maximum (NaN handled out of
+/// line) or, when `EXACT`, the NaN-propagating one.
+#[inline(always)]
+unsafe fn fold<V: F32Vector, const EXACT: bool>(earlier: V, later: V) -> V {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if EXACT {
+            earlier.max_nan(later)
+        } else {
+            earlier.max_ordered(later)
         }
     }
 }
 
-/// The horizontal maxima `H` of the tap row at `p` for the `L` outputs whose first taps start
-/// there, in the level's deinterleave lane order; every tap is added into `check`.
+/// `H` of one tap row for vector `k` of `cols`: `row` is the row's element under `src`
+/// (interior coordinates). Unless `EXACT`, every element loaded is added into `check`.
 ///
 /// # Safety
-/// `p[..2L + 1]` readable; the [`F32Vector`] contract.
+/// `cols` built for this row's `avail` (and `left_edge` only when `row[−1]` is the row's
+/// column 0); the [`F32Vector`] contract.
 #[inline(always)]
-unsafe fn horizontal<V: F32Vector>(p: *const f32, check: &mut V) -> V {
-    // SAFETY: the loads read p[..2L] and p[1..2L + 1].
+unsafe fn horizontal<V: F32Vector, const EXACT: bool>(
+    cols: &Columns,
+    k: usize,
+    row: *const f32,
+    check: &mut V,
+) -> V {
+    let lanes = V::LANES;
+    // SAFETY: the reads are the ones `Columns::new` keeps inside the row.
     unsafe {
-        let (t0, t1) = V::load(p).deinterleave_unordered(V::load(p.add(V::LANES)));
-        // Tap 2 is the odd half of the pair from p + 1: its reads end at p[2L], the last tap,
-        // so every interior vector fits (the even half of a pair from p + 2 would read one
-        // element more and push a row's last vector to the masked kernel).
-        let (_, t2) = V::load(p.add(1)).deinterleave_unordered(V::load(p.add(1 + V::LANES)));
-        // The taps' sum first, then one add into the running check: a chain of one add
-        // per call instead of three.
-        *check = check.add(t0.add(t1).add(t2));
-        t0.max_ordered(t1).max_ordered(t2)
+        match cols.start::<V>(k) {
+            Some(q) => {
+                let p = row.add(2 * q);
+                let (a, b) = (V::load(p), V::load(p.add(lanes)));
+                let (t0, t1) = a.deinterleave(b);
+                let t2 = t0.shift_in_last(V::splat(*p.add(2 * lanes)));
+                if !EXACT {
+                    // `p[2L]` is the next vector's first element, or the row's `tail`.
+                    *check = check.add(a.add(b));
+                }
+                fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
+            }
+            None => {
+                // Outputs 0 .. L of the row: taps 2o − 1 (padding for o = 0), 2o, 2o + 1.
+                let p = row.sub(1);
+                let (a, b) = (V::load(p), V::load(p.add(lanes)));
+                let (t1, t2) = a.deinterleave(b);
+                let t0 = t2.shift_in_first(V::splat(f32::NEG_INFINITY));
+                if !EXACT {
+                    *check = check.add(a.add(b));
+                }
+                fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
+            }
+        }
     }
 }
 
-/// Max-pools `rows` consecutive interior output rows of one plane: output row `i` takes its
-/// three tap rows from `job.src + i·2·row_step` (`row_step` apart) and writes `job.count`
-/// outputs at `dst + i·out_step`, activated.
+/// Where vector `k`'s outputs start, from the row's first interior output `out`.
+///
+/// # Safety
+/// `out[−1]` is inside the row when `cols.edge`.
+#[inline(always)]
+unsafe fn output<V: F32Vector>(cols: &Columns, k: usize, out: *mut f32) -> *mut f32 {
+    // SAFETY: caller's contract.
+    unsafe {
+        match cols.start::<V>(k) {
+            Some(q) => out.add(q),
+            None => out.sub(1),
+        }
+    }
+}
+
+/// Max-pools `rows` consecutive output rows of one plane whose windows lie inside the input
+/// vertically: output row `i` takes its three tap rows from `job.src + i·2·row_step`
+/// (`row_step` apart) and writes its `job.count` interior outputs at `dst + i·out_step`,
+/// activated; when `left_edge` (the value of [`vectorises_left_edge`] for the plan), also
+/// output column 0 at `dst + i·out_step − 1`.
 ///
 /// # Safety
 /// For each row `i < rows`, `job` with `src` moved by `i·2·job.row_step` satisfies
 /// [`row::stride2`]'s contract (3×3 window, stride 2, dilation 1) with destination
-/// `dst + i·out_step`; `job.rows == 3`; the [`F32Vector`] contract.
+/// `dst + i·out_step`; `job.rows == 3`; when `left_edge`, each tap row's `src − 1` is that
+/// row's column 0 and `dst + i·out_step − 1` is writable; the [`F32Vector`] contract.
 #[inline(always)]
 pub(crate) unsafe fn max_3x3s2_rows<V: F32Vector>(
     job: &RowJob,
     rows: usize,
     dst: *mut f32,
     out_step: usize,
+    left_edge: bool,
 ) {
     let in_step = 2 * job.row_step;
-    let cols = Columns::new::<V>(job.count, job.avail);
+    let cols = Columns::new::<V>(job.count, job.avail, left_edge);
+    debug_assert_eq!(cols.edge, left_edge);
     let vectors = cols.vectors();
     let mut chunk_start = 0;
     while chunk_start < vectors {
@@ -164,47 +264,52 @@ unsafe fn chunk<V: F32Vector, const ACTIVATE: bool>(
     first: usize,
     n: usize,
 ) {
-    let count = job.count;
     let activation = job.activation;
+    let step = job.row_step;
+    // Each vector's loads cover its taps but the last one (the next vector's first element),
+    // so the checks cover every tap of the chunk once the last vector's is added.
+    let tail = cols.tail::<V>(first + n - 1);
     // SAFETY: as the caller's contract; `shared` is fully written before it is read.
     unsafe {
+        let checked = |check: V, row: *const f32| match tail {
+            Some(t) => check.add(V::splat(*row.add(t))),
+            None => check,
+        };
         let mut shared = [V::zero(); CHUNK];
         // H of tap row 0 of the first output row.
         let mut check = V::zero();
         for (k, h) in shared.iter_mut().enumerate().take(n) {
-            let q = cols.start::<V>(first + k, count);
-            *h = horizontal::<V>(job.src.add(2 * q), &mut check);
+            *h = horizontal::<V, false>(cols, first + k, job.src, &mut check);
         }
-        let mut shared_nan = check.any_nan();
+        let mut shared_nan = checked(check, job.src).any_nan();
         for i in 0..rows {
             let base = job.src.add(i * in_step);
+            let (r1, r2) = (base.add(step), base.add(2 * step));
             let out_row = dst.add(i * out_step);
             let mut check1 = V::zero();
             let mut check2 = V::zero();
             for (k, h) in shared.iter_mut().enumerate().take(n) {
-                let q = cols.start::<V>(first + k, count);
-                let h1 = horizontal::<V>(base.add(job.row_step + 2 * q), &mut check1);
-                let h2 = horizontal::<V>(base.add(2 * job.row_step + 2 * q), &mut check2);
-                let mut v = h.max_ordered(h1).max_ordered(h2).deinterleave_order();
+                let h1 = horizontal::<V, false>(cols, first + k, r1, &mut check1);
+                let h2 = horizontal::<V, false>(cols, first + k, r2, &mut check2);
+                let mut v = h.max_ordered(h1).max_ordered(h2);
                 *h = h2;
                 if ACTIVATE {
                     v = activate::<V>(v, activation);
                 }
-                v.store(out_row.add(q));
+                v.store(output::<V>(cols, first + k, out_row));
             }
-            let next_nan = check2.any_nan();
-            if shared_nan || next_nan || check1.any_nan() {
-                // A NaN among this row's taps: the exact kernel recomputes the chunk's outputs
-                // (it propagates the NaN); the shared row's flag carries to the next row.
-                let q0 = cols.start::<V>(first, count);
-                let q1 = cols.start::<V>(first + n - 1, count) + V::LANES;
-                let exact = RowJob {
-                    src: base.add(2 * q0),
-                    avail: job.avail - 2 * q0,
-                    count: q1 - q0,
-                    ..*job
-                };
-                row::stride2::<V, Max, 3>(&exact, out_row.add(q0));
+            let next_nan = checked(check2, r2).any_nan();
+            if shared_nan || next_nan || checked(check1, r1).any_nan() {
+                // A NaN among this row's taps: the chunk's outputs again, NaN-propagating
+                // (the shared row's flag carries to the next row).
+                let mut unused = V::zero();
+                for k in first..first + n {
+                    let h0 = horizontal::<V, true>(cols, k, base, &mut unused);
+                    let h1 = horizontal::<V, true>(cols, k, r1, &mut unused);
+                    let h2 = horizontal::<V, true>(cols, k, r2, &mut unused);
+                    let v = activate::<V>(h0.max_nan(h1).max_nan(h2), activation);
+                    v.store(output::<V>(cols, k, out_row));
+                }
             }
             shared_nan = next_nan;
         }

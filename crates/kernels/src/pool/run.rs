@@ -191,8 +191,10 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
         divisor_is_pow2: divisor.is_power_of_two(),
         activation: plan.activation,
     };
-    // The edge columns of those rows, with their tap columns worked out once.
-    let edge_columns = EdgeColumns::new(w, plan.desc.count_include_pad());
+    // The edge columns of those rows, with their tap columns worked out once (but for the
+    // left one that the 3×3/2 max kernel computes in its first vector).
+    let left_edge = M == MAX3S2 && super::f32_maxpool_3x3s2::vectorises_left_edge::<V>(w);
+    let edge_columns = EdgeColumns::new(w, plan.desc.count_include_pad(), usize::from(left_edge));
     // Channel-major: each channel's part of the plane is one contiguous stream the hardware
     // prefetchers follow (unit-major order read a few rows of every plane in turn and ran
     // 1.5–2× slower on maxpool_2x2_s2). Units with every row ([`Pool2dPlan::new`]: planes
@@ -241,6 +243,7 @@ unsafe fn units<V: F32Vector, R: Reduce, const M: u8>(k: Units<'_, '_, '_>) {
         lo,
         x0,
         rows: fast_rows,
+        left_edge,
     };
     if g.channel_blocks() > 1 {
         for u in group..all.end {
@@ -298,6 +301,8 @@ struct FastRows {
     lo: usize,
     x0: usize,
     rows: (usize, usize),
+    /// The 3×3/2 max kernel also computes output column 0 (not in the edge table).
+    left_edge: bool,
 }
 
 /// Pools output rows `rows` of one channel into `out` (those rows) from `plane` (that
@@ -361,12 +366,21 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
         // Blocks of rows: the interior with the shared-row kernel (which pools the block's first
         // tap row once more than a single run would), then the block's scalar edge columns
         // while its tap rows are in L1. Edges first made the scalar edge code take each row's
-        // first cache miss from L3, one at a time: a quarter of the time in a profile.
+        // first cache miss from L3, one at a time: a quarter of the time in a profile. With no
+        // scalar edge columns left (the kernel's own left edge), one block.
+        let block_rows = if edge_columns.len == 0 {
+            fast.len()
+        } else {
+            MAX3S2_ROW_BLOCK
+        };
         let mut r = 0;
         while r < fast.len() {
-            let block = (fast.len() - r).min(MAX3S2_ROW_BLOCK);
+            let block = (fast.len() - r).min(block_rows);
             // SAFETY: as for `interior_rows` below, for rows r..r + block of the run; the
-            // micro-kernel is the plan's (max, 3×3, stride 2, dilation 1).
+            // micro-kernel is the plan's (max, 3×3, stride 2, dilation 1); with `left_edge`,
+            // output 0 is the first column of a row (`lo == 1`, one column of left padding),
+            // so `src − 1` is each tap row's column 0 and `dst − 1` each output row's first
+            // element (`vectorises_left_edge`).
             unsafe {
                 let block_job = RowJob {
                     src: job.src.add(r * in_step),
@@ -377,6 +391,7 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
                     block,
                     dst.add(r * cols),
                     cols,
+                    fast_rows.left_edge,
                 );
             }
             if edge_columns.len != 0 {
@@ -435,23 +450,28 @@ const MAX_EDGE_COLUMNS: usize = 16;
 /// horizontal factor. Computed once per call instead of once per output.
 struct EdgeColumns {
     len: usize,
+    /// First left edge column in the table (the ones before it are a kernel's).
+    from: usize,
     /// `(q, first input column, taps inside, horizontal divisor factor)`.
     cols: [(usize, usize, usize, usize); MAX_EDGE_COLUMNS],
 }
 
 impl EdgeColumns {
     /// `len == usize::MAX` marks a row with too many edge columns for the table.
-    fn new(w: &AxisPlan, count_include_pad: bool) -> EdgeColumns {
+    /// The columns before `from` (at most `lo`) are left out: a kernel computes them.
+    fn new(w: &AxisPlan, count_include_pad: bool, from: usize) -> EdgeColumns {
         let (lo, hi) = w.interior;
+        let from = from.min(lo);
         let mut table = EdgeColumns {
             len: 0,
+            from,
             cols: [(0, 0, 0, 0); MAX_EDGE_COLUMNS],
         };
-        if lo + (w.output - hi) > MAX_EDGE_COLUMNS {
+        if lo - from + (w.output - hi) > MAX_EDGE_COLUMNS {
             table.len = usize::MAX;
             return table;
         }
-        for q in (0..lo).chain(hi..w.output) {
+        for q in (from..lo).chain(hi..w.output) {
             let taps = w.taps(q);
             let factor = if count_include_pad {
                 w.padded_taps(q)
@@ -513,9 +533,10 @@ unsafe fn fast_edges<V: F32Vector, R: Reduce>(
     if plan.activation != Activation::Identity {
         let (lo, hi) = w.interior;
         let q_end = out.len();
-        // SAFETY: both ranges lie inside `out` (lo <= hi <= q_end).
+        let from = table.from;
+        // SAFETY: both ranges lie inside `out` (from <= lo <= hi <= q_end).
         unsafe {
-            activate_run::<V>(out.as_mut_ptr(), lo, plan.activation);
+            activate_run::<V>(out.as_mut_ptr().add(from), lo - from, plan.activation);
             activate_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, plan.activation);
         }
     }

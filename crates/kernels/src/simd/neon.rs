@@ -114,4 +114,12 @@ impl F32Vector for Neon {
             )
         }
     }
+    #[inline(always)]
+    unsafe fn shift_in_last(self, next: Self) -> Self {
+        unsafe { Neon(vextq_f32::<1>(self.0, next.0)) }
+    }
+    #[inline(always)]
+    unsafe fn shift_in_first(self, prev: Self) -> Self {
+        unsafe { Neon(vextq_f32::<3>(prev.0, self.0)) }
+    }
 }

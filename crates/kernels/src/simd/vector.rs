@@ -175,6 +175,32 @@ pub(crate) trait F32Vector: Copy {
     unsafe fn deinterleave_order(self) -> Self {
         self
     }
+    /// `[self[1], …, self[LANES−1], next[0]]`: the lanes move down one place and `next`'s
+    /// first lane comes in at the top (x86 `valignd`, NEON `ext`). With an ordered
+    /// [`F32Vector::deinterleave`] it turns the even elements from `p` into those from
+    /// `p + 2` without another pair of loads.
+    #[inline(always)]
+    unsafe fn shift_in_last(self, next: Self) -> Self {
+        let mut x = [0.0f32; 128];
+        // SAFETY: `2·LANES <= 128`.
+        unsafe {
+            self.store(x.as_mut_ptr());
+            next.store(x.as_mut_ptr().add(Self::LANES));
+            Self::load(x.as_ptr().add(1))
+        }
+    }
+    /// `[prev[LANES−1], self[0], …, self[LANES−2]]`: the lanes move up one place and
+    /// `prev`'s last lane comes in at the bottom.
+    #[inline(always)]
+    unsafe fn shift_in_first(self, prev: Self) -> Self {
+        let mut x = [0.0f32; 128];
+        // SAFETY: `2·LANES <= 128`.
+        unsafe {
+            prev.store(x.as_mut_ptr());
+            self.store(x.as_mut_ptr().add(Self::LANES));
+            Self::load(x.as_ptr().add(Self::LANES - 1))
+        }
+    }
     /// Loads `p[0], p[stride], …, p[(n−1)·stride]` (`1 <= n <= LANES`) into the first `n`
     /// lanes, the other lanes zero. Reads only those elements.
     #[inline(always)]

@@ -305,3 +305,56 @@ fn pooling_ops_at_every_level() {
 fn same_bits(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
+
+/// `shift_in_last` and `shift_in_first` of the vectors at `a` and `a + LANES`.
+struct Shifts<'a> {
+    a: &'a [f32; 128],
+    out: &'a mut [[f32; 64]; 2],
+}
+
+impl SimdKernel for Shifts<'_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: `a` holds 128 >= 2·LANES floats, each output 64 >= LANES.
+        unsafe {
+            let lo = V::load(self.a.as_ptr());
+            let hi = V::load(self.a.as_ptr().add(V::LANES));
+            lo.shift_in_last(hi).store(self.out[0].as_mut_ptr());
+            hi.shift_in_first(lo).store(self.out[1].as_mut_ptr());
+        }
+    }
+}
+
+#[test]
+fn lane_shifts_at_every_level() {
+    // Distinct values with NaN and signed zeros, so a lane from the wrong place shows.
+    let mut a: [f32; 128] = core::array::from_fn(|i| i as f32 + 0.25);
+    a[0] = -0.0;
+    a[3] = f32::NAN;
+    for level in supported_levels() {
+        let lanes = level.lanes();
+        let mut out = [[-99.0f32; 64]; 2];
+        dispatch(
+            level,
+            Shifts {
+                a: &a,
+                out: &mut out,
+            },
+        );
+        for i in 0..lanes {
+            // Both are the window of LANES elements one place on from `lo` / one place back
+            // from `hi` in the concatenation `lo ++ hi`.
+            assert!(
+                same_bits(out[0][i], a[i + 1]),
+                "{level} shift_in_last lane {i}: {}",
+                out[0][i]
+            );
+            assert!(
+                same_bits(out[1][i], a[lanes - 1 + i]),
+                "{level} shift_in_first lane {i}: {}",
+                out[1][i]
+            );
+        }
+    }
+}

@@ -158,4 +158,22 @@ impl F32Vector for Avx2Fma {
             _mm256_castps_pd(self.0),
         )))
     }
+    #[inline(always)]
+    unsafe fn shift_in_last(self, next: Self) -> Self {
+        // [self.hi, next.lo], then per 128-bit half `palignr` by one lane.
+        let mid = _mm256_permute2f128_ps::<0x21>(self.0, next.0);
+        Avx2Fma(_mm256_castsi256_ps(_mm256_alignr_epi8::<4>(
+            _mm256_castps_si256(mid),
+            _mm256_castps_si256(self.0),
+        )))
+    }
+    #[inline(always)]
+    unsafe fn shift_in_first(self, prev: Self) -> Self {
+        // [prev.hi, self.lo], then per half `palignr` by three lanes.
+        let mid = _mm256_permute2f128_ps::<0x21>(prev.0, self.0);
+        Avx2Fma(_mm256_castsi256_ps(_mm256_alignr_epi8::<12>(
+            _mm256_castps_si256(self.0),
+            _mm256_castps_si256(mid),
+        )))
+    }
 }

@@ -140,4 +140,38 @@ impl F32Vector for Avx512f {
             Avx512f(_mm512_permutex2var_ps(self.0, odd, hi.0)),
         )
     }
+    #[inline(always)]
+    unsafe fn deinterleave_unordered(self, hi: Self) -> (Self, Self) {
+        // In-lane `vshufps` (one cheap shuffle per output, no index register): per 128-bit
+        // lane j the evens are [e(2j) e(2j+1) e(2j+8) e(2j+9)], i.e. the 64-bit pairs
+        // P0 P4 P1 P5 P2 P6 P3 P7 of the ordered result.
+        (
+            Avx512f(_mm512_shuffle_ps::<0b10_00_10_00>(self.0, hi.0)),
+            Avx512f(_mm512_shuffle_ps::<0b11_01_11_01>(self.0, hi.0)),
+        )
+    }
+    #[inline(always)]
+    unsafe fn deinterleave_order(self) -> Self {
+        // Pair i of the result is pair idx[i] of the unordered vector.
+        let idx = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+        Avx512f(_mm512_castpd_ps(_mm512_permutexvar_pd(
+            idx,
+            _mm512_castps_pd(self.0),
+        )))
+    }
+    #[inline(always)]
+    unsafe fn shift_in_last(self, next: Self) -> Self {
+        // valignd: the 32 lanes `next:self` moved down by one, low half kept.
+        Avx512f(_mm512_castsi512_ps(_mm512_alignr_epi32::<1>(
+            _mm512_castps_si512(next.0),
+            _mm512_castps_si512(self.0),
+        )))
+    }
+    #[inline(always)]
+    unsafe fn shift_in_first(self, prev: Self) -> Self {
+        Avx512f(_mm512_castsi512_ps(_mm512_alignr_epi32::<15>(
+            _mm512_castps_si512(self.0),
+            _mm512_castps_si512(prev.0),
+        )))
+    }
 }

@@ -104,4 +104,16 @@ impl F32Vector for Sse2 {
             Sse2(_mm_shuffle_ps::<0b11_01_11_01>(self.0, hi.0)),
         )
     }
+    #[inline(always)]
+    unsafe fn shift_in_last(self, next: Self) -> Self {
+        // [n0 s1 s2 s3], then lanes (1, 2, 3, 0).
+        let t = _mm_move_ss(self.0, next.0);
+        Sse2(_mm_shuffle_ps::<0b00_11_10_01>(t, t))
+    }
+    #[inline(always)]
+    unsafe fn shift_in_first(self, prev: Self) -> Self {
+        // [p3 p3 s0 s0], then (t0, t2, s1, s2).
+        let t = _mm_shuffle_ps::<0b00_00_11_11>(prev.0, self.0);
+        Sse2(_mm_shuffle_ps::<0b10_01_10_00>(t, self.0))
+    }
 }
