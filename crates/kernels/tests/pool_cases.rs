@@ -138,11 +138,11 @@ fn max_3x3s2_shared_rows_kernel() {
     }
 }
 
-/// A NaN in any column of a shared tap row (pad 1: row 3; pad 0: row 2) or of an unshared
-/// one reaches exactly its outputs at every level: the 3×3/2 max kernel checks each tap it
-/// folds (its vectors' loads, the one element past each vector's loads, the left-edge
-/// vector's columns 0 and 1, the column-chunk boundaries of a 531-wide row) and recomputes
-/// a row that holds one.
+/// A NaN in any column of the first rows (pad 1: row 0 is the top row's first tap row, rows
+/// 1 and 3 are shared; pad 0: row 2 is shared) reaches exactly its outputs at every level:
+/// the 3×3/2 max kernel checks each tap it folds (its vectors' loads, the one element past
+/// each vector's loads, the left-edge vector's columns 0 and 1, the column-chunk boundaries
+/// of a 531-wide row, the top row's) and recomputes a row that holds one.
 #[test]
 fn max_3x3s2_nan_in_any_column() {
     for w in [70, 531] {
@@ -154,7 +154,7 @@ fn max_3x3s2_nan_in_any_column() {
                 .build()
                 .unwrap();
             let x = values(desc.input_len(), w as u32);
-            for row in [2, 3] {
+            for row in 0..4 {
                 for col in 0..w {
                     let mut y = x.clone();
                     y[row * w + col] = f32::NAN;

@@ -133,45 +133,63 @@ unsafe fn fold<V: F32Vector, const EXACT: bool>(earlier: V, later: V) -> V {
     }
 }
 
-/// `H` of one tap row for vector `k` of `cols`: `row` is the row's element under `src`
-/// (interior coordinates). Unless `EXACT`, every element loaded is added into `check`.
+/// `H` of one tap row for the `L` outputs whose first tap is `p[0]`:
+/// `p[2o] ⊕ p[2o + 1] ⊕ p[2o + 2]`. Unless `EXACT`, the two loads are added into `check`
+/// (`p[2L]`, the one element read besides, is the next vector's first or the chunk's tail).
+///
+/// # Safety
+/// `p[..=2L]` readable; the [`F32Vector`] contract.
+#[inline(always)]
+unsafe fn horizontal<V: F32Vector, const EXACT: bool>(p: *const f32, check: &mut V) -> V {
+    let lanes = V::LANES;
+    // SAFETY: the reads are p[..2L] and p[2L].
+    unsafe {
+        let (a, b) = (V::load(p), V::load(p.add(lanes)));
+        let (t0, t1) = a.deinterleave(b);
+        let t2 = t0.shift_in_last(V::splat(*p.add(2 * lanes)));
+        if !EXACT {
+            *check = check.add(a.add(b));
+        }
+        fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
+    }
+}
+
+/// `H` of one tap row for outputs `0 .. L` of a row with one column of left padding, whose
+/// taps are columns `2o − 1` (padding for `o = 0`), `2o` and `2o + 1`; `p` is column 0.
+///
+/// # Safety
+/// `p[..2L]` readable; the [`F32Vector`] contract.
+#[inline(always)]
+unsafe fn horizontal_left_edge<V: F32Vector, const EXACT: bool>(p: *const f32, check: &mut V) -> V {
+    // SAFETY: the reads are p[..2L].
+    unsafe {
+        let (a, b) = (V::load(p), V::load(p.add(V::LANES)));
+        let (t1, t2) = a.deinterleave(b);
+        let t0 = t2.shift_in_first(V::splat(f32::NEG_INFINITY));
+        if !EXACT {
+            *check = check.add(a.add(b));
+        }
+        fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
+    }
+}
+
+/// `H` of the tap row at `row` (its element under `src`) for vector `k` of `cols`.
 ///
 /// # Safety
 /// `cols` built for this row's `avail` (and `left_edge` only when `row[−1]` is the row's
 /// column 0); the [`F32Vector`] contract.
 #[inline(always)]
-unsafe fn horizontal<V: F32Vector, const EXACT: bool>(
+unsafe fn horizontal_of<V: F32Vector, const EXACT: bool>(
     cols: &Columns,
     k: usize,
     row: *const f32,
     check: &mut V,
 ) -> V {
-    let lanes = V::LANES;
     // SAFETY: the reads are the ones `Columns::new` keeps inside the row.
     unsafe {
         match cols.start::<V>(k) {
-            Some(q) => {
-                let p = row.add(2 * q);
-                let (a, b) = (V::load(p), V::load(p.add(lanes)));
-                let (t0, t1) = a.deinterleave(b);
-                let t2 = t0.shift_in_last(V::splat(*p.add(2 * lanes)));
-                if !EXACT {
-                    // `p[2L]` is the next vector's first element, or the row's `tail`.
-                    *check = check.add(a.add(b));
-                }
-                fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
-            }
-            None => {
-                // Outputs 0 .. L of the row: taps 2o − 1 (padding for o = 0), 2o, 2o + 1.
-                let p = row.sub(1);
-                let (a, b) = (V::load(p), V::load(p.add(lanes)));
-                let (t1, t2) = a.deinterleave(b);
-                let t0 = t2.shift_in_first(V::splat(f32::NEG_INFINITY));
-                if !EXACT {
-                    *check = check.add(a.add(b));
-                }
-                fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
-            }
+            Some(q) => horizontal::<V, EXACT>(row.add(2 * q), check),
+            None => horizontal_left_edge::<V, EXACT>(row.sub(1), check),
         }
     }
 }
@@ -194,22 +212,27 @@ unsafe fn output<V: F32Vector>(cols: &Columns, k: usize, out: *mut f32) -> *mut 
 /// Max-pools `rows` consecutive output rows of one plane whose windows lie inside the input
 /// vertically: output row `i` takes its three tap rows from `job.src + i·2·row_step`
 /// (`row_step` apart) and writes its `job.count` interior outputs at `dst + i·out_step`,
-/// activated; when `left_edge` (the value of [`vectorises_left_edge`] for the plan), also
-/// output column 0 at `dst + i·out_step − 1`.
+/// activated. With `edges.left` (the value of [`vectorises_left_edge`] for the plan), also
+/// output column 0 at `dst + i·out_step − 1`. With `edges.top`, also the output row before
+/// the run, at `dst − out_step`, whose window's first row is padding: its taps are the rows
+/// at `job.src − row_step` and `job.src` (the top row under one row of top padding).
 ///
 /// # Safety
 /// For each row `i < rows`, `job` with `src` moved by `i·2·job.row_step` satisfies
 /// [`row::stride2`]'s contract (3×3 window, stride 2, dilation 1) with destination
-/// `dst + i·out_step`; `job.rows == 3`; when `left_edge`, each tap row's `src − 1` is that
-/// row's column 0 and `dst + i·out_step − 1` is writable; the [`F32Vector`] contract.
+/// `dst + i·out_step`; `job.rows == 3`; with `edges.left`, each tap row's `src − 1` is that
+/// row's column 0 and `dst + i·out_step − 1` is writable; with `edges.top`, the same holds
+/// for the row at `job.src − row_step` and the output row at `dst − out_step`; the
+/// [`F32Vector`] contract.
 #[inline(always)]
 pub(crate) unsafe fn max_3x3s2_rows<V: F32Vector>(
     job: &RowJob,
     rows: usize,
     dst: *mut f32,
     out_step: usize,
-    left_edge: bool,
+    edges: Edges,
 ) {
+    let left_edge = edges.left;
     let in_step = 2 * job.row_step;
     let cols = Columns::new::<V>(job.count, job.avail, left_edge);
     debug_assert_eq!(cols.edge, left_edge);
@@ -220,10 +243,18 @@ pub(crate) unsafe fn max_3x3s2_rows<V: F32Vector>(
         // SAFETY: each vector's loads stay in its row (`Columns::new`); rows are the
         // caller's; the chunk's outputs are inside each output row.
         unsafe {
+            let run = Run {
+                job,
+                rows,
+                in_step,
+                dst,
+                out_step,
+                top: edges.top,
+            };
             if job.activation == Activation::Identity {
-                chunk::<V, false>(job, rows, in_step, dst, out_step, &cols, chunk_start, n)
+                chunk::<V, false>(&run, &cols, chunk_start, n)
             } else {
-                chunk::<V, true>(job, rows, in_step, dst, out_step, &cols, chunk_start, n)
+                chunk::<V, true>(&run, &cols, chunk_start, n)
             }
         };
         chunk_start += n;
@@ -232,6 +263,19 @@ pub(crate) unsafe fn max_3x3s2_rows<V: F32Vector>(
         // The row's last outputs (a row shorter than a vector, or whose last vector's reads
         // would pass the row end): the general kernel, which masks its loads.
         let q = cols.covered;
+        if edges.top {
+            // SAFETY: the top row's two tap rows hold the same columns as every other row.
+            unsafe {
+                let tail = RowJob {
+                    src: job.src.sub(job.row_step).add(2 * q),
+                    rows: 2,
+                    avail: job.avail - 2 * q,
+                    count: job.count - q,
+                    ..*job
+                };
+                row::stride2::<V, Max, 3>(&tail, dst.sub(out_step).add(q));
+            }
+        }
         for i in 0..rows {
             // SAFETY: the outputs q..count of row i are interior outputs of the same job.
             unsafe {
@@ -247,23 +291,46 @@ pub(crate) unsafe fn max_3x3s2_rows<V: F32Vector>(
     }
 }
 
+/// Which edges of a plane [`max_3x3s2_rows`] computes besides its run of rows.
+#[derive(Clone, Copy)]
+pub(crate) struct Edges {
+    /// Output column 0 under one column of left padding.
+    pub left: bool,
+    /// The output row before the run, under one row of top padding.
+    pub top: bool,
+}
+
+/// The rows a chunk walks down: [`max_3x3s2_rows`]'s arguments.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    job: &'a RowJob,
+    rows: usize,
+    in_step: usize,
+    dst: *mut f32,
+    out_step: usize,
+    top: bool,
+}
+
 /// One column chunk (vectors `first..first + n`) down every row of the run; `ACTIVATE`
 /// says whether the job's activation is not the identity (decided once, out of the loop).
 ///
 /// # Safety
 /// As [`max_3x3s2_rows`]; `first + n <= cols.vectors()`, `n <= CHUNK`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn chunk<V: F32Vector, const ACTIVATE: bool>(
-    job: &RowJob,
-    rows: usize,
-    in_step: usize,
-    dst: *mut f32,
-    out_step: usize,
+    run: &Run<'_>,
     cols: &Columns,
     first: usize,
     n: usize,
 ) {
+    let Run {
+        job,
+        rows,
+        in_step,
+        dst,
+        out_step,
+        top,
+    } = *run;
     let activation = job.activation;
     let step = job.row_step;
     // Each vector's loads cover its taps but the last one (the next vector's first element),
@@ -279,24 +346,66 @@ unsafe fn chunk<V: F32Vector, const ACTIVATE: bool>(
         // H of tap row 0 of the first output row.
         let mut check = V::zero();
         for (k, h) in shared.iter_mut().enumerate().take(n) {
-            *h = horizontal::<V, false>(cols, first + k, job.src, &mut check);
+            *h = horizontal_of::<V, false>(cols, first + k, job.src, &mut check);
         }
         let mut shared_nan = checked(check, job.src).any_nan();
+        if top {
+            // The top row: the tap row above the run's first, then the shared one.
+            let above = job.src.sub(step);
+            let out_row = dst.sub(out_step);
+            let mut check0 = V::zero();
+            for (k, h) in shared.iter().enumerate().take(n) {
+                let h0 = horizontal_of::<V, false>(cols, first + k, above, &mut check0);
+                let mut v = h0.max_ordered(*h);
+                if ACTIVATE {
+                    v = activate::<V>(v, activation);
+                }
+                v.store(output::<V>(cols, first + k, out_row));
+            }
+            if shared_nan || checked(check0, above).any_nan() {
+                let mut unused = V::zero();
+                for k in first..first + n {
+                    let h0 = horizontal_of::<V, true>(cols, k, above, &mut unused);
+                    let h1 = horizontal_of::<V, true>(cols, k, job.src, &mut unused);
+                    let v = activate::<V>(h0.max_nan(h1), activation);
+                    v.store(output::<V>(cols, k, out_row));
+                }
+            }
+        }
+        // The edge vector (always the first chunk's first) out of the loop, and the regular
+        // vectors' first outputs worked out once.
+        let edge = first == 0 && cols.edge;
+        let k0 = usize::from(edge);
+        let mut starts = [0usize; CHUNK];
+        for (k, q) in starts.iter_mut().enumerate().take(n).skip(k0) {
+            *q = cols.start::<V>(first + k).unwrap_or(0);
+        }
         for i in 0..rows {
             let base = job.src.add(i * in_step);
             let (r1, r2) = (base.add(step), base.add(2 * step));
             let out_row = dst.add(i * out_step);
             let mut check1 = V::zero();
             let mut check2 = V::zero();
-            for (k, h) in shared.iter_mut().enumerate().take(n) {
-                let h1 = horizontal::<V, false>(cols, first + k, r1, &mut check1);
-                let h2 = horizontal::<V, false>(cols, first + k, r2, &mut check2);
-                let mut v = h.max_ordered(h1).max_ordered(h2);
-                *h = h2;
+            if edge {
+                let h1 = horizontal_left_edge::<V, false>(r1.sub(1), &mut check1);
+                let h2 = horizontal_left_edge::<V, false>(r2.sub(1), &mut check2);
+                let mut v = shared[0].max_ordered(h1).max_ordered(h2);
+                shared[0] = h2;
                 if ACTIVATE {
                     v = activate::<V>(v, activation);
                 }
-                v.store(output::<V>(cols, first + k, out_row));
+                v.store(out_row.sub(1));
+            }
+            for k in k0..n {
+                let q = starts[k];
+                let h1 = horizontal::<V, false>(r1.add(2 * q), &mut check1);
+                let h2 = horizontal::<V, false>(r2.add(2 * q), &mut check2);
+                let mut v = shared[k].max_ordered(h1).max_ordered(h2);
+                shared[k] = h2;
+                if ACTIVATE {
+                    v = activate::<V>(v, activation);
+                }
+                v.store(out_row.add(q));
             }
             let next_nan = checked(check2, r2).any_nan();
             if shared_nan || next_nan || checked(check1, r1).any_nan() {
@@ -304,9 +413,9 @@ unsafe fn chunk<V: F32Vector, const ACTIVATE: bool>(
                 // (the shared row's flag carries to the next row).
                 let mut unused = V::zero();
                 for k in first..first + n {
-                    let h0 = horizontal::<V, true>(cols, k, base, &mut unused);
-                    let h1 = horizontal::<V, true>(cols, k, r1, &mut unused);
-                    let h2 = horizontal::<V, true>(cols, k, r2, &mut unused);
+                    let h0 = horizontal_of::<V, true>(cols, k, base, &mut unused);
+                    let h1 = horizontal_of::<V, true>(cols, k, r1, &mut unused);
+                    let h2 = horizontal_of::<V, true>(cols, k, r2, &mut unused);
                     let v = activate::<V>(h0.max_nan(h1).max_nan(h2), activation);
                     v.store(output::<V>(cols, k, out_row));
                 }

@@ -338,8 +338,20 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
     }
     let (f0, f1) = fast_rows.rows;
     let fast = rows.start.max(f0)..rows.end.min(f1).max(rows.start);
+    // The 3×3/2 max kernel also pools the top row under one row of top padding (its taps are
+    // the first fast row's first tap row and the one above) when no scalar edge column is
+    // left for it (those are worked out for rows with three tap rows).
+    let top = M == MAX3S2
+        && !R::AVERAGE
+        && edge_columns.len == 0
+        && (h.kernel, h.stride, h.dilation, h.pad_before) == (3, 2, 1, 1)
+        && fast.start == 1
+        && rows.start == 0
+        && !fast.is_empty();
+    // The first row the kernel does not pool: the top row when it does.
+    let scalar_from = rows.start + usize::from(top);
     for (r, p) in rows.clone().enumerate() {
-        if !fast.contains(&p) {
+        if p >= scalar_from && !fast.contains(&p) {
             let row_out = &mut out[r * cols..(r + 1) * cols];
             // SAFETY: forwarded contract.
             unsafe { pool_row::<V, R, M>(plan, plane, p, row_out) };
@@ -380,7 +392,9 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
             // micro-kernel is the plan's (max, 3×3, stride 2, dilation 1); with `left_edge`,
             // output 0 is the first column of a row (`lo == 1`, one column of left padding),
             // so `src − 1` is each tap row's column 0 and `dst − 1` each output row's first
-            // element (`vectorises_left_edge`).
+            // element (`vectorises_left_edge`); with `top`, output row 0 is in `out` (the run
+            // starts at row 1 = `first`) and its tap rows 0 and 1 are the first block's
+            // `src − row_step` and `src`.
             unsafe {
                 let block_job = RowJob {
                     src: job.src.add(r * in_step),
@@ -391,7 +405,10 @@ unsafe fn channel_rows<V: F32Vector, R: Reduce, const M: u8>(
                     block,
                     dst.add(r * cols),
                     cols,
-                    fast_rows.left_edge,
+                    super::f32_maxpool_3x3s2::Edges {
+                        left: fast_rows.left_edge,
+                        top: top && r == 0,
+                    },
                 );
             }
             if edge_columns.len != 0 {
