@@ -338,39 +338,33 @@ unsafe fn chunk<V: F32Vector, const ACTIVATE: bool>(
     let tail = cols.tail::<V>(first + n - 1);
     // SAFETY: as the caller's contract; `shared` is fully written before it is read.
     unsafe {
-        let checked = |check: V, row: *const f32| match tail {
-            Some(t) => check.add(V::splat(*row.add(t))),
-            None => check,
+        // Two check sums (one add chain per tap row of an output row) over the whole run,
+        // tested once at the end: a per-row test and branch cost about a tenth of the run.
+        let mut check1 = V::zero();
+        let mut check2 = V::zero();
+        let tail_of = |row: *const f32| match tail {
+            Some(t) => V::splat(*row.add(t)),
+            None => V::zero(),
         };
         let mut shared = [V::zero(); CHUNK];
         // H of tap row 0 of the first output row.
-        let mut check = V::zero();
         for (k, h) in shared.iter_mut().enumerate().take(n) {
-            *h = horizontal_of::<V, false>(cols, first + k, job.src, &mut check);
+            *h = horizontal_of::<V, false>(cols, first + k, job.src, &mut check1);
         }
-        let mut shared_nan = checked(check, job.src).any_nan();
+        check1 = check1.add(tail_of(job.src));
         if top {
             // The top row: the tap row above the run's first, then the shared one.
             let above = job.src.sub(step);
             let out_row = dst.sub(out_step);
-            let mut check0 = V::zero();
             for (k, h) in shared.iter().enumerate().take(n) {
-                let h0 = horizontal_of::<V, false>(cols, first + k, above, &mut check0);
+                let h0 = horizontal_of::<V, false>(cols, first + k, above, &mut check2);
                 let mut v = h0.max_ordered(*h);
                 if ACTIVATE {
                     v = activate::<V>(v, activation);
                 }
                 v.store(output::<V>(cols, first + k, out_row));
             }
-            if shared_nan || checked(check0, above).any_nan() {
-                let mut unused = V::zero();
-                for k in first..first + n {
-                    let h0 = horizontal_of::<V, true>(cols, k, above, &mut unused);
-                    let h1 = horizontal_of::<V, true>(cols, k, job.src, &mut unused);
-                    let v = activate::<V>(h0.max_nan(h1), activation);
-                    v.store(output::<V>(cols, k, out_row));
-                }
-            }
+            check2 = check2.add(tail_of(above));
         }
         // The edge vector (always the first chunk's first) out of the loop, and the regular
         // vectors' first outputs worked out once.
@@ -384,8 +378,6 @@ unsafe fn chunk<V: F32Vector, const ACTIVATE: bool>(
             let base = job.src.add(i * in_step);
             let (r1, r2) = (base.add(step), base.add(2 * step));
             let out_row = dst.add(i * out_step);
-            let mut check1 = V::zero();
-            let mut check2 = V::zero();
             if edge {
                 let h1 = horizontal_left_edge::<V, false>(r1.sub(1), &mut check1);
                 let h2 = horizontal_left_edge::<V, false>(r2.sub(1), &mut check2);
@@ -407,20 +399,48 @@ unsafe fn chunk<V: F32Vector, const ACTIVATE: bool>(
                 }
                 v.store(out_row.add(q));
             }
-            let next_nan = checked(check2, r2).any_nan();
-            if shared_nan || next_nan || checked(check1, r1).any_nan() {
-                // A NaN among this row's taps: the chunk's outputs again, NaN-propagating
-                // (the shared row's flag carries to the next row).
-                let mut unused = V::zero();
-                for k in first..first + n {
-                    let h0 = horizontal_of::<V, true>(cols, k, base, &mut unused);
-                    let h1 = horizontal_of::<V, true>(cols, k, r1, &mut unused);
-                    let h2 = horizontal_of::<V, true>(cols, k, r2, &mut unused);
-                    let v = activate::<V>(h0.max_nan(h1).max_nan(h2), activation);
-                    v.store(output::<V>(cols, k, out_row));
-                }
+            check1 = check1.add(tail_of(r1));
+            check2 = check2.add(tail_of(r2));
+        }
+        if check1.add(check2).any_nan() {
+            // A NaN among the run's taps (or an `∞ − ∞` false alarm): the chunk's outputs
+            // again, NaN-propagating.
+            exact::<V>(run, cols, first, n);
+        }
+    }
+}
+
+/// [`chunk`]'s outputs folded with the NaN-propagating maximum.
+///
+/// # Safety
+/// As [`chunk`].
+#[inline(always)]
+unsafe fn exact<V: F32Vector>(run: &Run<'_>, cols: &Columns, first: usize, n: usize) {
+    let job = run.job;
+    let step = job.row_step;
+    // SAFETY: the reads and writes of `chunk`, whose contract the caller's is.
+    unsafe {
+        let mut unused = V::zero();
+        if run.top {
+            let above = job.src.sub(step);
+            let out_row = run.dst.sub(run.out_step);
+            for k in first..first + n {
+                let h0 = horizontal_of::<V, true>(cols, k, above, &mut unused);
+                let h1 = horizontal_of::<V, true>(cols, k, job.src, &mut unused);
+                let v = activate::<V>(h0.max_nan(h1), job.activation);
+                v.store(output::<V>(cols, k, out_row));
             }
-            shared_nan = next_nan;
+        }
+        for i in 0..run.rows {
+            let base = job.src.add(i * run.in_step);
+            let out_row = run.dst.add(i * run.out_step);
+            for k in first..first + n {
+                let h0 = horizontal_of::<V, true>(cols, k, base, &mut unused);
+                let h1 = horizontal_of::<V, true>(cols, k, base.add(step), &mut unused);
+                let h2 = horizontal_of::<V, true>(cols, k, base.add(2 * step), &mut unused);
+                let v = activate::<V>(h0.max_nan(h1).max_nan(h2), job.activation);
+                v.store(output::<V>(cols, k, out_row));
+            }
         }
     }
 }
