@@ -199,6 +199,17 @@ fn pool_descriptors() -> Result<Vec<Pool2d>, Error> {
                 .stride(2, 2)
                 .build()?,
         );
+        // 3×3/2 max's left-edge vector and fused top row at 8 lanes (the portable level
+        // Miri runs): 16 columns give 8 outputs, 7 of them interior.
+        out.push(
+            b(kind)
+                .channels(2)
+                .input_size(7, 16)
+                .window(3, 3)
+                .stride(2, 2)
+                .padding(Padding::uniform(1))
+                .build()?,
+        );
         out.push(
             b(kind)
                 .channels(3)
