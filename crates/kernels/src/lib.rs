@@ -36,6 +36,7 @@ pub mod pool;
 pub mod reference;
 pub mod simd;
 pub mod split;
+mod window3s2;
 
 /// This crate's version (`CARGO_PKG_VERSION`), as printed by `convkit info`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

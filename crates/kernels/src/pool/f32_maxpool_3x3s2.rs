@@ -35,79 +35,11 @@ use super::reduce::Max;
 use super::row::{self, RowJob};
 use crate::epilogue::{activate, Activation};
 use crate::simd::F32Vector;
+use crate::window3s2::{taps, taps_left_edge, Columns};
 
 /// Vectors of one column chunk (the shared row's maxima stay in this many registers or
 /// stack slots).
 const CHUNK: usize = 8;
-
-/// The vectors that cover a row's outputs, in interior coordinates (`q = 0` is the first
-/// output whose taps are all inside the row, its first tap at `src`):
-///
-/// - when `edge`, the left-edge vector: outputs `−1 .. L − 1`, loads from `src − 1`;
-/// - `full` vectors at `q0, q0 + L, …` (`q0` = `L − 1` after the edge vector, else 0);
-/// - when `overlap`, one more at `count − L`, overlapping the one before (no masked load or
-///   store);
-///
-/// and the outputs from `covered` on are left to the general kernel.
-#[derive(Clone, Copy)]
-struct Columns {
-    edge: bool,
-    q0: usize,
-    full: usize,
-    overlap: bool,
-    count: usize,
-    covered: usize,
-}
-
-impl Columns {
-    /// The vectors whose reads (`src[2q ..= 2q + 2L]` for a vector at `q`, `src[−1 .. 2L − 1]`
-    /// for the edge vector) stay within the row: `avail` elements from `src`, and one before
-    /// it when `left_edge` allows the edge vector.
-    fn new<V: F32Vector>(count: usize, avail: usize, left_edge: bool) -> Columns {
-        let lanes = V::LANES;
-        let edge = left_edge && count + 1 >= lanes && 2 * lanes <= avail + 1;
-        let fits = |q: usize| 2 * q + 2 * lanes < avail;
-        let q0 = if edge { lanes - 1 } else { 0 };
-        let mut full = 0;
-        while q0 + (full + 1) * lanes <= count && fits(q0 + full * lanes) {
-            full += 1;
-        }
-        let mut covered = q0 + full * lanes;
-        let overlap = covered < count && count >= lanes && fits(count - lanes);
-        if overlap {
-            covered = count;
-        }
-        Columns {
-            edge,
-            q0,
-            full,
-            overlap,
-            count,
-            covered,
-        }
-    }
-
-    fn vectors(&self) -> usize {
-        usize::from(self.edge) + self.full + usize::from(self.overlap)
-    }
-
-    /// Interior coordinate of vector `k`'s first output; `None` for the edge vector.
-    #[inline(always)]
-    fn start<V: F32Vector>(&self, k: usize) -> Option<usize> {
-        let k = if self.edge { k.checked_sub(1)? } else { k };
-        Some(if k < self.full {
-            self.q0 + k * V::LANES
-        } else {
-            self.count - V::LANES
-        })
-    }
-
-    /// The one element vector `k` reads past its two loads, `src[2q + 2L]` (its last output's
-    /// last tap); `None` for the edge vector, whose loads cover its taps.
-    fn tail<V: F32Vector>(&self, k: usize) -> Option<usize> {
-        Some(2 * self.start::<V>(k)? + 2 * V::LANES)
-    }
-}
 
 /// Whether the kernel also computes output column 0 of a row (one column of left padding,
 /// output 1 the first interior one and room for the edge vector): the driver then leaves
@@ -141,14 +73,11 @@ unsafe fn fold<V: F32Vector, const EXACT: bool>(earlier: V, later: V) -> V {
 /// `p[..=2L]` readable; the [`F32Vector`] contract.
 #[inline(always)]
 unsafe fn horizontal<V: F32Vector, const EXACT: bool>(p: *const f32, check: &mut V) -> V {
-    let lanes = V::LANES;
     // SAFETY: the reads are p[..2L] and p[2L].
     unsafe {
-        let (a, b) = (V::load(p), V::load(p.add(lanes)));
-        let (t0, t1) = a.deinterleave(b);
-        let t2 = t0.shift_in_last(V::splat(*p.add(2 * lanes)));
+        let ([t0, t1, t2], sum) = taps::<V>(p);
         if !EXACT {
-            *check = check.add(a.add(b));
+            *check = check.add(sum);
         }
         fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
     }
@@ -163,11 +92,9 @@ unsafe fn horizontal<V: F32Vector, const EXACT: bool>(p: *const f32, check: &mut
 unsafe fn horizontal_left_edge<V: F32Vector, const EXACT: bool>(p: *const f32, check: &mut V) -> V {
     // SAFETY: the reads are p[..2L].
     unsafe {
-        let (a, b) = (V::load(p), V::load(p.add(V::LANES)));
-        let (t1, t2) = a.deinterleave(b);
-        let t0 = t2.shift_in_first(V::splat(f32::NEG_INFINITY));
+        let ([t0, t1, t2], sum) = taps_left_edge::<V>(p, f32::NEG_INFINITY);
         if !EXACT {
-            *check = check.add(a.add(b));
+            *check = check.add(sum);
         }
         fold::<V, EXACT>(fold::<V, EXACT>(t0, t1), t2)
     }

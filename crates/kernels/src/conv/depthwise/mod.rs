@@ -14,9 +14,11 @@
 //! size read at run time (wider kernels: use the direct path).
 
 mod f32_dwconv_3x3_mrxnv;
+mod f32_dwconv_3x3s2_rows;
 mod f32_dwconv_mrxnv;
 
 use self::f32_dwconv_3x3_mrxnv::{dwconv_3x3_tile, Dw3x3Tile};
+use self::f32_dwconv_3x3s2_rows::{dwconv_3x3s2_rows, Dw3x3s2Plane};
 use self::f32_dwconv_mrxnv::{dwconv_tile, DwTile, MAX_TAPS};
 use super::direct::column_tile;
 use super::direct::prepare::RowPrep;
@@ -158,6 +160,12 @@ unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_,
     }
     let row_len = prep.row_len;
     let block = row_block(d, row_len);
+    // 3×3 stride 2 whose rows the vectors cover exactly: read straight from the input.
+    let direct_s2 = if R == 3 && S == 3 && (sh, d.stride_width(), dh, dw) == (2, 2, 1, 1) {
+        Dw3x3s2Plane::columns::<V>(w, q_len, d.padding().left)
+    } else {
+        None
+    };
 
     for u in k.piece.units() {
         let (n, rows) = g.unit(u);
@@ -166,6 +174,26 @@ unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_,
         };
         for ch in g.unit_channels(u) {
             let plane = (n * c_all + ch) * h * w;
+            if let Some(cols) = &direct_s2 {
+                let p = Dw3x3s2Plane {
+                    x: k.input[plane..plane + h * w].as_ptr(),
+                    h,
+                    w,
+                    pad_top: d.padding().top,
+                    pad_left: d.padding().left,
+                    // SAFETY: ch < K = C, so the channel's filter exists.
+                    weights: unsafe { k.weights.as_ptr().add(ch * 9) },
+                    bias: k.bias.map(|b| b[ch]),
+                    act: k.act,
+                    // SAFETY: as for `y_block` below, at the unit's first row.
+                    y: unsafe { y_unit.add(ch * y_kstride) },
+                    q_len,
+                };
+                // SAFETY: `cols` is this shape's `columns`; the plane, filter and the unit's
+                // rows of channel ch exist (lengths checked by the plan).
+                unsafe { dwconv_3x3s2_rows::<V>(&p, cols, rows.clone()) };
+                continue;
+            }
             let mut b0 = rows.start;
             while b0 < rows.end {
                 let b_len = block.min(rows.end - b0);
