@@ -152,6 +152,15 @@ fn conv_descriptors() -> Result<Vec<Conv2d>, Error> {
             .stride(2, 2)
             .padding(Padding::uniform(1))
             .build()?,
+        // Depthwise 3×3/2 read straight from the input with its left-edge vector at 8 lanes
+        // (the portable level Miri runs): 16 columns give 8 outputs.
+        b().channels(2, 2)
+            .input_size(7, 16)
+            .kernel_size(3, 3)
+            .groups(2)
+            .stride(2, 2)
+            .padding(Padding::uniform(1))
+            .build()?,
         // One small image with enough output channels for two channel-block units (Winograd
         // and 1×1 im2col; small enough for Miri to check their writes).
         b().channels(1, 12)
