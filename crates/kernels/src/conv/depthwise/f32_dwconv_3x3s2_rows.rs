@@ -85,21 +85,26 @@ pub(crate) unsafe fn dwconv_3x3s2_rows<V: F32Vector>(
             *wi = V::splat(*plane.weights.add(i));
         }
         let vectors = cols.vectors();
-        for (i, p) in rows.enumerate() {
-            let out = plane.y.add(i * plane.q_len + plane.pad_left);
-            // Kernel rows whose input row is inside the plane.
+        // Two output rows at a time share their middle input row (kernel row 2 of the first,
+        // 0 of the second) and give 8 independent FMA chains; the 16-register levels keep one
+        // row (9 weights + 8 accumulators would spill).
+        let pair = V::LANES >= 16;
+        let (p0, p_end) = (rows.start, rows.end);
+        let mut p = p0;
+        while p < p_end {
+            let mr = if pair && p + 1 < p_end { 2 } else { 1 };
+            let out = plane.y.add((p - p0) * plane.q_len + plane.pad_left);
             let y0 = 2 * p as isize - plane.pad_top as isize;
-            let r_lo = (-y0).max(0) as usize;
-            let r_hi = (plane.h as isize - y0).clamp(0, 3) as usize;
             let row0 = plane
                 .x
                 .wrapping_offset(y0 * plane.w as isize + plane.pad_left as isize);
             let row = Row {
                 row0,
                 w_in: plane.w,
-                r_lo,
-                r_hi,
+                y0,
+                h: plane.h,
                 out,
+                out_step: plane.q_len,
                 bias: plane.bias,
                 act: plane.act,
             };
@@ -107,79 +112,111 @@ pub(crate) unsafe fn dwconv_3x3s2_rows<V: F32Vector>(
             while first < vectors {
                 let n = (vectors - first).min(CHUNK);
                 let edge = first == 0 && cols.edge;
-                match (n, edge) {
-                    (1, false) => chunk::<V, 1, false>(&row, cols, first, &w),
-                    (2, false) => chunk::<V, 2, false>(&row, cols, first, &w),
-                    (3, false) => chunk::<V, 3, false>(&row, cols, first, &w),
-                    (_, false) => chunk::<V, 4, false>(&row, cols, first, &w),
-                    (1, true) => chunk::<V, 1, true>(&row, cols, first, &w),
-                    (2, true) => chunk::<V, 2, true>(&row, cols, first, &w),
-                    (3, true) => chunk::<V, 3, true>(&row, cols, first, &w),
-                    (_, true) => chunk::<V, 4, true>(&row, cols, first, &w),
+                if mr == 2 {
+                    match (n, edge) {
+                        (1, false) => chunk::<V, 2, 1, false>(&row, cols, first, &w),
+                        (2, false) => chunk::<V, 2, 2, false>(&row, cols, first, &w),
+                        (3, false) => chunk::<V, 2, 3, false>(&row, cols, first, &w),
+                        (_, false) => chunk::<V, 2, 4, false>(&row, cols, first, &w),
+                        (1, true) => chunk::<V, 2, 1, true>(&row, cols, first, &w),
+                        (2, true) => chunk::<V, 2, 2, true>(&row, cols, first, &w),
+                        (3, true) => chunk::<V, 2, 3, true>(&row, cols, first, &w),
+                        (_, true) => chunk::<V, 2, 4, true>(&row, cols, first, &w),
+                    }
+                } else {
+                    match (n, edge) {
+                        (1, false) => chunk::<V, 1, 1, false>(&row, cols, first, &w),
+                        (2, false) => chunk::<V, 1, 2, false>(&row, cols, first, &w),
+                        (3, false) => chunk::<V, 1, 3, false>(&row, cols, first, &w),
+                        (_, false) => chunk::<V, 1, 4, false>(&row, cols, first, &w),
+                        (1, true) => chunk::<V, 1, 1, true>(&row, cols, first, &w),
+                        (2, true) => chunk::<V, 1, 2, true>(&row, cols, first, &w),
+                        (3, true) => chunk::<V, 1, 3, true>(&row, cols, first, &w),
+                        (_, true) => chunk::<V, 1, 4, true>(&row, cols, first, &w),
+                    }
                 }
                 first += n;
             }
+            p += mr;
         }
     }
 }
 
-/// One output row's operands.
+/// The operands of one or two consecutive output rows.
 struct Row {
-    /// Where kernel row 0's input row has its first interior tap (may point outside the
-    /// plane when that row is padding; only rows `r_lo..r_hi` are read).
+    /// Where the first output row's kernel row 0 input row has its first interior tap (may
+    /// point outside the plane when that row is padding; only rows inside are read).
     row0: *const f32,
     w_in: usize,
-    r_lo: usize,
-    r_hi: usize,
-    /// The row's first interior output.
+    /// That input row's index (negative in the top padding) and the plane's height.
+    y0: isize,
+    h: usize,
+    /// The first output row's first interior output, and the distance to the next row.
     out: *mut f32,
+    out_step: usize,
     bias: Option<f32>,
     act: Activation,
 }
 
-/// Vectors `first .. first + NV` of one output row; with `EDGE`, vector `first` (= 0) is the
-/// left-edge one.
+/// Vectors `first .. first + NV` of `MR` (1 or 2) output rows; with `EDGE`, vector `first`
+/// (= 0) is the left-edge one. The input rows are walked in order, each vector's taps
+/// computed once and fed to every output row that uses them, so each output still sees its
+/// kernel rows in order.
 ///
 /// # Safety
-/// As [`dwconv_3x3s2_rows`].
+/// As [`dwconv_3x3s2_rows`]; with `MR == 2` the second output row is one of the call's.
 #[inline(always)]
-unsafe fn chunk<V: F32Vector, const NV: usize, const EDGE: bool>(
+unsafe fn chunk<V: F32Vector, const MR: usize, const NV: usize, const EDGE: bool>(
     row: &Row,
     cols: &Columns,
     first: usize,
     w: &[V; 9],
 ) {
-    // SAFETY: as the caller's contract.
+    // SAFETY: as the caller's contract; only input rows inside the plane are read.
     unsafe {
         let mut starts = [0usize; NV];
         for (j, q) in starts.iter_mut().enumerate() {
             *q = cols.start::<V>(first + j).unwrap_or(0);
         }
-        let mut acc = [V::zero(); NV];
-        for r in row.r_lo..row.r_hi {
-            let x = row.row0.wrapping_add(r * row.w_in);
-            for (j, a) in acc.iter_mut().enumerate() {
+        let mut acc = [[V::zero(); NV]; MR];
+        for i in 0..2 * MR + 1 {
+            let y = row.y0 + i as isize;
+            if y < 0 || y >= row.h as isize {
+                continue;
+            }
+            let x = row.row0.wrapping_add(i * row.w_in);
+            for j in 0..NV {
                 let [t0, t1, t2] = if EDGE && j == 0 {
                     taps_left_edge::<V>(x.sub(1), 0.0).0
                 } else {
                     taps::<V>(x.add(2 * starts[j])).0
                 };
-                *a = t0.mul_add(w[3 * r], *a);
-                *a = t1.mul_add(w[3 * r + 1], *a);
-                *a = t2.mul_add(w[3 * r + 2], *a);
+                for (m, acc_m) in acc.iter_mut().enumerate() {
+                    // Output row m reads input rows 2m .. 2m + 2 (kernel row i − 2m).
+                    if i >= 2 * m && i - 2 * m < 3 {
+                        let r = i - 2 * m;
+                        let a = &mut acc_m[j];
+                        *a = t0.mul_add(w[3 * r], *a);
+                        *a = t1.mul_add(w[3 * r + 1], *a);
+                        *a = t2.mul_add(w[3 * r + 2], *a);
+                    }
+                }
             }
         }
         let b = row.bias.map(|b| V::splat(b));
-        for (j, a) in acc.iter().enumerate() {
-            let mut v = *a;
-            if let Some(b) = b {
-                v = v.add(b);
-            }
-            let v = activate::<V>(v, row.act);
-            if EDGE && j == 0 {
-                v.store(row.out.sub(1));
-            } else {
-                v.store(row.out.add(starts[j]));
+        for (m, acc_m) in acc.iter().enumerate() {
+            let out = row.out.add(m * row.out_step);
+            for (j, a) in acc_m.iter().enumerate() {
+                let mut v = *a;
+                if let Some(b) = b {
+                    v = v.add(b);
+                }
+                let v = activate::<V>(v, row.act);
+                if EDGE && j == 0 {
+                    v.store(out.sub(1));
+                } else {
+                    v.store(out.add(starts[j]));
+                }
             }
         }
     }
