@@ -1,7 +1,8 @@
 //! Max pooling, 3×3 window, stride 2×2, dilation 1: a run of output rows whose windows lie
 //! inside the input vertically, each input row pooled horizontally once and shared by the
 //! two output rows that use it, and (with one column of left padding) the left edge column
-//! in the same vectors.
+//! in the same vectors; optionally the top row above the run (one row of top padding: its
+//! taps are the run's first tap row and the one above).
 //!
 //! ```text
 //!   H(y)[q] = x(y, 2q) ⊕ x(y, 2q+1) ⊕ x(y, 2q+2)            2 loads, 1 broadcast, 3 shuffles
@@ -24,9 +25,10 @@
 //! `⊕` keeps the earlier tap on ties, so the fold is the reference's row-major one (the
 //! leftmost-maximum rule is associative): the same bits, `−0.0` vs `+0.0` included. It is one
 //! `maxps` on x86 instead of the three instructions of a NaN-propagating maximum; NaN is
-//! handled out of line instead: every tap is also summed into a check vector (a NaN tap makes
-//! the sum NaN; an `∞ − ∞` false alarm only costs time), and an output row whose taps hold a
-//! NaN is recomputed by the same loads folded with the NaN-propagating maximum.
+//! handled out of line instead: every tap is also summed into one of two check vectors (a NaN
+//! tap makes the sum NaN; an `∞ − ∞` false alarm only costs time), tested once per column
+//! chunk and run, and a chunk whose taps hold a NaN is recomputed by the same loads folded
+//! with the NaN-propagating maximum.
 //!
 //! The horizontal maxima of the shared row live in a stack buffer of [`CHUNK`] vectors: the
 //! row is walked in column chunks of that many vectors, each chunk down every row of the run.
