@@ -84,7 +84,6 @@ pub(crate) unsafe fn dwconv_3x3s2_rows<V: F32Vector>(
         for (i, wi) in w.iter_mut().enumerate() {
             *wi = V::splat(*plane.weights.add(i));
         }
-        let vectors = cols.vectors();
         // Two output rows at a time share their middle input row (kernel row 2 of the first,
         // 0 of the second) and give 8 independent FMA chains; the 16-register levels keep one
         // row (9 weights + 8 accumulators would spill).
@@ -108,37 +107,41 @@ pub(crate) unsafe fn dwconv_3x3s2_rows<V: F32Vector>(
                 bias: plane.bias,
                 act: plane.act,
             };
-            let mut first = 0;
-            while first < vectors {
-                let n = (vectors - first).min(CHUNK);
-                let edge = first == 0 && cols.edge;
-                if mr == 2 {
-                    match (n, edge) {
-                        (1, false) => chunk::<V, 2, 1, false>(&row, cols, first, &w),
-                        (2, false) => chunk::<V, 2, 2, false>(&row, cols, first, &w),
-                        (3, false) => chunk::<V, 2, 3, false>(&row, cols, first, &w),
-                        (_, false) => chunk::<V, 2, 4, false>(&row, cols, first, &w),
-                        (1, true) => chunk::<V, 2, 1, true>(&row, cols, first, &w),
-                        (2, true) => chunk::<V, 2, 2, true>(&row, cols, first, &w),
-                        (3, true) => chunk::<V, 2, 3, true>(&row, cols, first, &w),
-                        (_, true) => chunk::<V, 2, 4, true>(&row, cols, first, &w),
-                    }
-                } else {
-                    match (n, edge) {
-                        (1, false) => chunk::<V, 1, 1, false>(&row, cols, first, &w),
-                        (2, false) => chunk::<V, 1, 2, false>(&row, cols, first, &w),
-                        (3, false) => chunk::<V, 1, 3, false>(&row, cols, first, &w),
-                        (_, false) => chunk::<V, 1, 4, false>(&row, cols, first, &w),
-                        (1, true) => chunk::<V, 1, 1, true>(&row, cols, first, &w),
-                        (2, true) => chunk::<V, 1, 2, true>(&row, cols, first, &w),
-                        (3, true) => chunk::<V, 1, 3, true>(&row, cols, first, &w),
-                        (_, true) => chunk::<V, 1, 4, true>(&row, cols, first, &w),
-                    }
-                }
-                first += n;
+            if mr == 2 {
+                row_chunks::<V, 2>(&row, cols, &w);
+            } else {
+                row_chunks::<V, 1>(&row, cols, &w);
             }
             p += mr;
         }
+    }
+}
+
+/// Every column chunk of `MR` output rows.
+///
+/// # Safety
+/// As [`chunk`].
+#[inline(always)]
+unsafe fn row_chunks<V: F32Vector, const MR: usize>(row: &Row, cols: &Columns, w: &[V; 9]) {
+    let vectors = cols.vectors();
+    let mut first = 0;
+    while first < vectors {
+        let n = (vectors - first).min(CHUNK);
+        let edge = first == 0 && cols.edge;
+        // SAFETY: forwarded contract; vectors first..first + n exist.
+        unsafe {
+            match (n, edge) {
+                (1, false) => chunk::<V, MR, 1, false>(row, cols, first, w),
+                (2, false) => chunk::<V, MR, 2, false>(row, cols, first, w),
+                (3, false) => chunk::<V, MR, 3, false>(row, cols, first, w),
+                (_, false) => chunk::<V, MR, 4, false>(row, cols, first, w),
+                (1, true) => chunk::<V, MR, 1, true>(row, cols, first, w),
+                (2, true) => chunk::<V, MR, 2, true>(row, cols, first, w),
+                (3, true) => chunk::<V, MR, 3, true>(row, cols, first, w),
+                (_, true) => chunk::<V, MR, 4, true>(row, cols, first, w),
+            }
+        }
+        first += n;
     }
 }
 
