@@ -3,13 +3,14 @@
 //! median time).
 //!
 //! ```text
-//! cargo run -p convkit-kernels --release --example direct_speed [-- CASE... | --algo NAME...]
+//! cargo run -p convkit-kernels --release --example direct_speed [-- CASE... | --algo NAME... | --act NAME]
 //! ```
 //!
 //! Every case is measured for every algorithm in one interleaved run (round robin over the
 //! algorithms, so machine noise hits all of them alike); `reference` only on the small cases.
+//! `--act` fuses an activation (`relu`, `sigmoid`, `tanh`; default none) into every plan.
 
-use convkit_kernels::{Algorithm, Conv2d, Conv2dPlan, ConvOptions, Padding};
+use convkit_kernels::{Activation, Algorithm, Conv2d, Conv2dPlan, ConvOptions, Padding};
 use std::time::Instant;
 
 fn case(name: &str) -> Conv2d {
@@ -171,9 +172,17 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut names: Vec<String> = Vec::new();
     let mut algos: Vec<Algorithm> = Vec::new();
+    let mut activation = Activation::Identity;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if a == "--algo" {
+        if a == "--act" {
+            activation = match it.next().map(String::as_str) {
+                Some("relu") => Activation::Relu,
+                Some("sigmoid") => Activation::Sigmoid,
+                Some("tanh") => Activation::Tanh,
+                other => panic!("--act relu|sigmoid|tanh, got {other:?}"),
+            };
+        } else if a == "--algo" {
             let n = it.next().expect("--algo NAME");
             algos.push(Algorithm::from_name(n).expect("known algorithm"));
         } else {
@@ -213,6 +222,7 @@ fn main() {
                     &desc,
                     ConvOptions {
                         algorithm,
+                        activation,
                         ..Default::default()
                     },
                 )

@@ -1,7 +1,7 @@
 //! The fused epilogue: per-channel bias plus an activation, applied in one SIMD pass over
 //! output that is still in cache.
 
-use crate::simd::{dispatch, F32Vector, Level, SimdKernel};
+use crate::simd::{dispatch, exp_each, F32Vector, Level, SimdKernel};
 use crate::Error;
 
 /// An element-wise activation fused into a kernel's output pass.
@@ -36,6 +36,16 @@ impl Activation {
             }
             a => Ok(a),
         }
+    }
+
+    /// Whether micro-kernels apply this activation to their accumulators in registers before
+    /// the store (identity, ReLU, clamp: one or two operations per vector). Sigmoid and tanh
+    /// (about 25 dependent operations around an `exp`) may instead be applied by a pass over
+    /// the stored output, four interleaved vectors at a time, in a function of its own
+    /// ([`activate_stored`]): the direct path's row tiles do that. A wide group inlined
+    /// after a tile's loop spilled the tile's accumulators (`docs/architecture.md`).
+    pub(crate) fn in_registers(self) -> bool {
+        !matches!(self, Activation::Sigmoid | Activation::Tanh)
     }
 
     /// The activation of one scalar, computed in `f64` through `libm` (the reference the
@@ -87,7 +97,7 @@ pub fn apply_bias_activation(
         crate::error::check_len("bias", channels, b.len())?;
     }
     for (i, plane) in data.chunks_exact_mut(plane_len).enumerate() {
-        let b = bias.map_or(0.0, |b| b[i % channels]);
+        let b = bias.map(|b| b[i % channels]);
         dispatch(
             level,
             EpilogueRun {
@@ -102,7 +112,7 @@ pub fn apply_bias_activation(
 
 struct EpilogueRun<'a> {
     data: &'a mut [f32],
-    bias: f32,
+    bias: Option<f32>,
     activation: Activation,
 }
 
@@ -116,8 +126,8 @@ impl SimdKernel for EpilogueRun<'_> {
     }
 }
 
-/// Applies `act(x + bias)` to `n` contiguous elements at `p`. The building block other
-/// micro-kernels call on each output row while it is in registers or L1.
+/// Applies `act(x + bias)` (`act(x)` without a bias) to `n` contiguous elements at `p`, four
+/// vectors at a time (their activation chains interleave, see [`activate_each`]).
 ///
 /// # Safety
 /// `p[..n]` must be valid for reads and writes, and the [`F32Vector`] contract must hold.
@@ -125,23 +135,57 @@ impl SimdKernel for EpilogueRun<'_> {
 pub(crate) unsafe fn bias_activation_run<V: F32Vector>(
     p: *mut f32,
     n: usize,
-    bias: f32,
+    bias: Option<f32>,
     activation: Activation,
 ) {
     let full = n - n % V::LANES;
     // SAFETY: (whole body) every access is within `p[..n]`: full vectors below `full`, one
-    // partial vector of `n − full < LANES` elements after it.
+    // partial vector of `n − full < LANES <= 64` elements after it.
     unsafe {
-        let b = V::splat(bias);
+        let b = V::splat(bias.unwrap_or(0.0));
+        let add_bias = bias.is_some();
         let mut i = 0;
+        while i + 4 * V::LANES <= full {
+            let mut v = [V::zero(); 4];
+            for (j, v) in v.iter_mut().enumerate() {
+                *v = V::load(p.add(i + j * V::LANES));
+                if add_bias {
+                    *v = v.add(b);
+                }
+            }
+            activate_each(&mut v, activation);
+            for (j, v) in v.iter().enumerate() {
+                v.store(p.add(i + j * V::LANES));
+            }
+            i += 4 * V::LANES;
+        }
         while i < full {
-            let x = V::load(p.add(i)).add(b);
+            let mut x = V::load(p.add(i));
+            if add_bias {
+                x = x.add(b);
+            }
             activate::<V>(x, activation).store(p.add(i));
             i += V::LANES;
         }
         if full < n {
-            let x = V::load_partial(p.add(full), n - full).add(b);
-            activate::<V>(x, activation).store_partial(p.add(full), n - full);
+            let tail = n - full;
+            if V::FAST_MASKED_STORE {
+                let mut x = V::load_partial(p.add(full), tail);
+                if add_bias {
+                    x = x.add(b);
+                }
+                activate::<V>(x, activation).store_partial(p.add(full), tail);
+            } else {
+                // Through a stack buffer: AVX2's masked store costs tens of cycles on AMD.
+                let mut buf = [0.0f32; 64];
+                core::ptr::copy_nonoverlapping(p.add(full), buf.as_mut_ptr(), tail);
+                let mut x = V::load(buf.as_ptr());
+                if add_bias {
+                    x = x.add(b);
+                }
+                activate::<V>(x, activation).store(buf.as_mut_ptr());
+                core::ptr::copy_nonoverlapping(buf.as_ptr(), p.add(full), tail);
+            }
         }
     }
 }
@@ -152,27 +196,113 @@ pub(crate) unsafe fn bias_activation_run<V: F32Vector>(
 /// The [`F32Vector`] contract must hold.
 #[inline(always)]
 pub(crate) unsafe fn activate<V: F32Vector>(x: V, activation: Activation) -> V {
+    let mut x = [x];
+    // SAFETY: forwarded contract.
+    unsafe { activate_each(&mut x, activation) };
+    x[0]
+}
+
+/// `N` independent vectors through `activation`, in place, one step at a time across all of
+/// them: sigmoid and tanh are chains of about 25 dependent operations, which a vector at a
+/// time runs at their latency, and interleaved chains nearer the FMA throughput. Same
+/// operations per lane as one vector alone, so the same bits.
+///
+/// # Safety
+/// The [`F32Vector`] contract must hold.
+#[inline(always)]
+pub(crate) unsafe fn activate_each<V: F32Vector, const N: usize>(
+    xs: &mut [V; N],
+    activation: Activation,
+) {
     // SAFETY: (whole body) lane-wise arithmetic under the forwarded contract.
+    // Plain loops, no closures: a closure is a function without the caller's target
+    // features, and the intrinsics it calls were left as calls (5x slower).
     unsafe {
+        let one = V::splat(1.0);
         match activation {
-            Activation::Identity => x,
-            // Constant first: x86 max returns the second operand (x) when one is NaN.
-            Activation::Relu => V::zero().max(x),
+            Activation::Identity => {}
+            Activation::Relu => {
+                for x in xs.iter_mut() {
+                    // Constant first: x86 max returns the second operand (x) when one is NaN.
+                    *x = V::zero().max(*x);
+                }
+            }
             Activation::Sigmoid => {
-                let one = V::splat(1.0);
-                one.add(V::zero().sub(x).exp()).recip()
+                for x in xs.iter_mut() {
+                    *x = V::zero().sub(*x);
+                }
+                exp_each(xs);
+                for e in xs.iter_mut() {
+                    *e = one.add(*e).recip();
+                }
             }
             Activation::Tanh => {
                 // tanh(x) = 1 − 2/(e^{2x} + 1): no cancellation for large |x|, absolute error
                 // of a few 1e-8 near 0.
-                let one = V::splat(1.0);
-                let e2x = x.add(x).exp();
-                let two = V::splat(2.0);
-                one.sub(two.mul(e2x.add(one).recip()))
+                for x in xs.iter_mut() {
+                    *x = x.add(*x);
+                }
+                exp_each(xs);
+                for e in xs.iter_mut() {
+                    *e = one.sub(V::splat(2.0).mul(e.add(one).recip()));
+                }
             }
-            Activation::Clamp { min, max } => V::splat(max).min(V::splat(min).max(x)),
+            Activation::Clamp { min, max } => {
+                for x in xs.iter_mut() {
+                    *x = V::splat(max).min(V::splat(min).max(*x));
+                }
+            }
         }
     }
+}
+
+/// `activation` over stored output: `planes` runs of `len` contiguous elements, the first at
+/// `p` and each `stride` after the one before (one run when they touch), in a function of its
+/// own per SIMD level (see [`Activation::in_registers`]).
+///
+/// # Safety
+/// Every run must be valid for reads and writes, and the [`F32Vector`] contract must hold.
+#[inline(always)]
+pub(crate) unsafe fn activate_stored<V: F32Vector>(
+    p: *mut f32,
+    len: usize,
+    planes: usize,
+    stride: usize,
+    activation: Activation,
+) {
+    struct Stored {
+        p: *mut f32,
+        len: usize,
+        planes: usize,
+        stride: usize,
+        activation: Activation,
+    }
+    impl SimdKernel for Stored {
+        type Output = ();
+        #[inline(always)]
+        unsafe fn run<V: F32Vector>(self) {
+            // SAFETY: (whole body) forwarded from `activate_stored`'s contract.
+            unsafe {
+                if self.stride == self.len {
+                    bias_activation_run::<V>(self.p, self.len * self.planes, None, self.activation);
+                } else {
+                    for i in 0..self.planes {
+                        let run = self.p.add(i * self.stride);
+                        bias_activation_run::<V>(run, self.len, None, self.activation);
+                    }
+                }
+            }
+        }
+    }
+    let job = Stored {
+        p,
+        len,
+        planes,
+        stride,
+        activation,
+    };
+    // SAFETY: forwarded contract (the caller runs at level `V`).
+    unsafe { V::isolate(job) }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::simd::supported_levels;
+use crate::simd::{supported_levels, F32Vector, SimdKernel};
 
 fn inputs() -> [f32; 23] {
     [
@@ -26,14 +26,20 @@ fn activations() -> [Activation; 6] {
 fn every_level_matches_the_f64_reference() {
     for level in supported_levels() {
         for act in activations() {
-            for bias in [None, Some([0.5f32, -2.0])] {
-                // Two channels of 23 elements: exercises full vectors and partial tails.
-                let mut data: [f32; 46] = core::array::from_fn(|i| inputs()[i % 23]);
-                let orig = data;
-                apply_bias_activation(level, &mut data, 2, 23, bias.as_ref().map(|b| &b[..]), act)
+            // Two channels of 23 elements (full vectors and partial tails) or of 151 (also
+            // groups of four vectors).
+            for (bias, plane) in [
+                (None, 23),
+                (Some([0.5f32, -2.0]), 23),
+                (Some([0.5, -2.0]), 151),
+            ] {
+                let mut data: [f32; 302] = core::array::from_fn(|i| inputs()[i % 23]);
+                let data = &mut data[..2 * plane];
+                let orig = data.to_vec();
+                apply_bias_activation(level, data, 2, plane, bias.as_ref().map(|b| &b[..]), act)
                     .unwrap();
                 for (i, (&y, &x)) in data.iter().zip(orig.iter()).enumerate() {
-                    let b = bias.map_or(0.0, |b| b[i / 23]);
+                    let b = bias.map_or(0.0, |b| b[i / plane]);
                     let want = act.apply_reference((x + b) as f64);
                     let err = (y as f64 - want).abs();
                     assert!(
@@ -88,4 +94,65 @@ fn bad_arguments_are_errors() {
         ),
         Err(Error::InvalidParameter { .. })
     ));
+}
+
+/// `activate_each` on 15 vectors against `activate` one vector at a time: same bits.
+struct TileVsSingle<'a> {
+    input: &'a [f32],
+    activation: Activation,
+    tile: &'a mut [f32],
+    single: &'a mut [f32],
+}
+
+impl SimdKernel for TileVsSingle<'_> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        let l = V::LANES;
+        assert!(self.input.len() >= 15 * l && self.tile.len() >= 15 * l);
+        // SAFETY: every access is within the first 15·LANES elements, checked above.
+        unsafe {
+            let mut t: [V; 15] = core::array::from_fn(|i| V::load(&self.input[i * l]));
+            activate_each(&mut t, self.activation);
+            for (i, v) in t.iter().enumerate() {
+                v.store(&mut self.tile[i * l]);
+                activate(V::load(&self.input[i * l]), self.activation)
+                    .store(&mut self.single[i * l]);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_group_activates_to_the_same_bits_as_one_vector_at_a_time() {
+    let input: std::vec::Vec<f32> = (0..15 * 16)
+        .map(|i| inputs()[i % 23] * (1.0 + i as f32 / 97.0))
+        .collect();
+    for level in supported_levels() {
+        for activation in activations() {
+            let mut tile = [0.0f32; 15 * 16];
+            let mut single = [1.0f32; 15 * 16];
+            dispatch(
+                level,
+                TileVsSingle {
+                    input: &input,
+                    activation,
+                    tile: &mut tile,
+                    single: &mut single,
+                },
+            );
+            let n = 15 * level.lanes();
+            assert_eq!(
+                tile[..n]
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect::<std::vec::Vec<_>>(),
+                single[..n]
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect::<std::vec::Vec<_>>(),
+                "{level} {activation:?}"
+            );
+        }
+    }
 }

@@ -8,7 +8,7 @@ use super::geometry::AxisPlan;
 use super::reduce::{Max, Reduce, Sum};
 use super::row::{self, RowJob};
 use super::{IndexPiece, Micro, Pool2dPlan};
-use crate::epilogue::{activate, Activation};
+use crate::epilogue::{activate, bias_activation_run, Activation};
 use crate::simd::{dispatch, F32Vector, SimdKernel};
 use crate::split::OutputPiece;
 use crate::PoolKind;
@@ -74,28 +74,13 @@ impl SimdKernel for Activate<'_> {
     #[inline(always)]
     unsafe fn run<V: F32Vector>(self) {
         // SAFETY: the slice is valid for its length; the level is dispatch's.
-        unsafe { activate_run::<V>(self.data.as_mut_ptr(), self.data.len(), self.activation) }
-    }
-}
-
-/// `act(x)` over `p[..n]`, without the `+ 0.0` of a bias pass (which would turn `−0.0` into
-/// `+0.0`).
-///
-/// # Safety
-/// `p[..n]` readable and writable; the [`F32Vector`] contract.
-#[inline(always)]
-unsafe fn activate_run<V: F32Vector>(p: *mut f32, n: usize, activation: Activation) {
-    let mut i = 0;
-    // SAFETY: every access is within `p[..n]`.
-    unsafe {
-        while i < n {
-            let k = (n - i).min(V::LANES);
-            if k == V::LANES {
-                activate::<V>(V::load(p.add(i)), activation).store(p.add(i));
-            } else {
-                activate::<V>(V::load_partial(p.add(i), k), activation).store_partial(p.add(i), k);
-            }
-            i += k;
+        unsafe {
+            bias_activation_run::<V>(
+                self.data.as_mut_ptr(),
+                self.data.len(),
+                None,
+                self.activation,
+            )
         }
     }
 }
@@ -553,8 +538,8 @@ unsafe fn fast_edges<V: F32Vector, R: Reduce>(
         let from = table.from;
         // SAFETY: both ranges lie inside `out` (from <= lo <= hi <= q_end).
         unsafe {
-            activate_run::<V>(out.as_mut_ptr().add(from), lo - from, plan.activation);
-            activate_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, plan.activation);
+            bias_activation_run::<V>(out.as_mut_ptr().add(from), lo - from, None, plan.activation);
+            bias_activation_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, None, plan.activation);
         }
     }
 }
@@ -654,8 +639,8 @@ unsafe fn edges<V: F32Vector, R: Reduce>(
     if plan.activation != Activation::Identity {
         // SAFETY: both ranges lie inside `out` (lo <= hi <= q_end).
         unsafe {
-            activate_run::<V>(out.as_mut_ptr(), lo, plan.activation);
-            activate_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, plan.activation);
+            bias_activation_run::<V>(out.as_mut_ptr(), lo, None, plan.activation);
+            bias_activation_run::<V>(out.as_mut_ptr().add(hi), q_end - hi, None, plan.activation);
         }
     }
 }

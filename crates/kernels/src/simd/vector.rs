@@ -220,24 +220,53 @@ pub(crate) trait F32Vector: Copy {
     /// (about 1.2e−38 to 2.4e38); NaN propagates at levels whose `min`/`max` keep it.
     #[inline(always)]
     unsafe fn exp(self) -> Self {
-        // SAFETY: (whole body) forwarded contract, only lane-wise arithmetic.
+        // SAFETY: forwarded contract.
         unsafe {
+            let mut x = [self];
+            exp_each(&mut x);
+            x[0]
+        }
+    }
+}
+
+/// [`F32Vector::exp`] of `N` independent vectors, in place, one step at a time across all
+/// of them: `exp` is a chain of about 16 dependent operations, so a vector at a time runs at
+/// that chain's latency, while interleaved chains keep the FMA pipes busy. Each lane gets the
+/// same operations in the same order as `exp` alone, so the same bits.
+///
+/// # Safety
+/// The [`F32Vector`] contract must hold.
+#[inline(always)]
+pub(crate) unsafe fn exp_each<V: F32Vector, const N: usize>(xs: &mut [V; N]) {
+    // SAFETY: (whole body) forwarded contract, only lane-wise arithmetic.
+    unsafe {
+        let mut n = [V::zero(); N];
+        for (x, n) in xs.iter_mut().zip(&mut n) {
             // Constant first: x86 min/max return the second operand when one is NaN.
-            let x = Self::splat(88.376_26).min(self);
-            let x = Self::splat(-87.336_55).max(x);
-            let n = x.mul(Self::splat(core::f32::consts::LOG2_E)).round();
-            // r = x − n·ln2 in two steps (Cody–Waite) to keep r exact.
-            let r = n.mul_add(Self::splat(-0.693_359_4), x);
-            let r = n.mul_add(Self::splat(2.121_944_4e-4), r);
-            let mut p = Self::splat(1.987_569_1e-4);
-            p = p.mul_add(r, Self::splat(1.398_199_9e-3));
-            p = p.mul_add(r, Self::splat(8.333_452e-3));
-            p = p.mul_add(r, Self::splat(4.166_579_6e-2));
-            p = p.mul_add(r, Self::splat(1.666_666_5e-1));
-            p = p.mul_add(r, Self::splat(5e-1));
-            let e = p.mul_add(r.mul(r), r.add(Self::splat(1.0)));
+            *x = V::splat(-87.336_55).max(V::splat(88.376_26).min(*x));
+            *n = x.mul(V::splat(core::f32::consts::LOG2_E)).round();
+        }
+        // r = x − n·ln2 in two steps (Cody–Waite) to keep r exact; r replaces x.
+        for c in [-0.693_359_4, 2.121_944_4e-4] {
+            for (r, n) in xs.iter_mut().zip(&n) {
+                *r = n.mul_add(V::splat(c), *r);
+            }
+        }
+        let mut p = [V::splat(1.987_569_1e-4); N];
+        for c in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            5e-1,
+        ] {
+            for (p, r) in p.iter_mut().zip(xs.iter()) {
+                *p = p.mul_add(*r, V::splat(c));
+            }
+        }
+        for ((r, p), n) in xs.iter_mut().zip(&p).zip(&n) {
             // n is in −126..=127 after the clamp.
-            e.mul_pow2i(n)
+            *r = p.mul_add(r.mul(*r), r.add(V::splat(1.0))).mul_pow2i(*n);
         }
     }
 }

@@ -21,7 +21,7 @@ use self::f32_conv_kvec_mx1v::{conv_kvec_tile, pack_weights, packed_weights_len,
 use self::f32_conv_row_kxnv::{conv_row_tile, RowTile, MAX_TABLE_TAPS};
 use self::prepare::RowPrep;
 use super::Conv2dPlan;
-use crate::epilogue::Activation;
+use crate::epilogue::{activate_stored, Activation};
 use crate::error::{mul, Error};
 use crate::simd::{dispatch, F32Vector, Level, SimdKernel};
 use crate::split::OutputPiece;
@@ -209,6 +209,16 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
     };
     let k_blocks = kg.div_ceil(lanes);
     let block_len = cg * r_len * s_len * lanes;
+    // Row tiles: cheap activations in registers, sigmoid and tanh by a pass over each unit's
+    // output (`Activation::in_registers`). Channels-in-lanes tiles keep every activation:
+    // their units' rows are short runs per channel (LeNet conv2: 30 floats), which the pass
+    // took longer over than the tile's own epilogue (A/B, AVX2).
+    let stored_pass = !kvec && !k.act.in_registers();
+    let row_act = if stored_pass {
+        Activation::Identity
+    } else {
+        k.act
+    };
 
     for u in k.piece.units() {
         let (n, rows) = g.unit(u);
@@ -305,7 +315,7 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                     q_valid: 0,
                     last_shift: 0,
                     bias: None,
-                    act: k.act,
+                    act: row_act,
                 };
                 let k_first = grp * kg;
                 let mut k0 = 0;
@@ -338,6 +348,13 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                     k0 += kb;
                 }
             }
+        }
+        if stored_pass {
+            // Sigmoid/tanh over the unit's output, still in cache, out of line: each
+            // channel's rows of the unit are contiguous.
+            let len = rows.len() * q_len;
+            // SAFETY: every channel's rows of the unit, written above (`unit_ptr`).
+            unsafe { activate_stored::<V>(y_unit, len, d.out_channels(), y_kstride, k.act) };
         }
     }
 }
