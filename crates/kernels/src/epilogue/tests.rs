@@ -109,15 +109,18 @@ impl SimdKernel for TileVsSingle<'_> {
     #[inline(always)]
     unsafe fn run<V: F32Vector>(self) {
         let l = V::LANES;
-        assert!(self.input.len() >= 15 * l && self.tile.len() >= 15 * l);
+        assert!([self.input.len(), self.tile.len(), self.single.len()]
+            .iter()
+            .all(|&n| n >= 15 * l));
         // SAFETY: every access is within the first 15·LANES elements, checked above.
         unsafe {
-            let mut t: [V; 15] = core::array::from_fn(|i| V::load(&self.input[i * l]));
+            let x = self.input.as_ptr();
+            let mut t: [V; 15] = core::array::from_fn(|i| V::load(x.add(i * l)));
             activate_each(&mut t, self.activation);
             for (i, v) in t.iter().enumerate() {
-                v.store(&mut self.tile[i * l]);
-                activate(V::load(&self.input[i * l]), self.activation)
-                    .store(&mut self.single[i * l]);
+                v.store(self.tile.as_mut_ptr().add(i * l));
+                activate(V::load(x.add(i * l)), self.activation)
+                    .store(self.single.as_mut_ptr().add(i * l));
             }
         }
     }
