@@ -145,7 +145,8 @@ pub(crate) unsafe fn bias_activation_run<V: F32Vector>(
         let b = V::splat(bias.unwrap_or(0.0));
         let add_bias = bias.is_some();
         let mut i = 0;
-        while i + 4 * V::LANES <= full {
+        // Not at one lane (the Cortex-M4 build): the group is code size, not speed, there.
+        while V::LANES > 1 && i + 4 * V::LANES <= full {
             let mut v = [V::zero(); 4];
             for (j, v) in v.iter_mut().enumerate() {
                 *v = V::load(p.add(i + j * V::LANES));
@@ -196,10 +197,19 @@ pub(crate) unsafe fn bias_activation_run<V: F32Vector>(
 /// The [`F32Vector`] contract must hold.
 #[inline(always)]
 pub(crate) unsafe fn activate<V: F32Vector>(x: V, activation: Activation) -> V {
-    let mut x = [x];
-    // SAFETY: forwarded contract.
-    unsafe { activate_each(&mut x, activation) };
-    x[0]
+    // SAFETY: (whole body) lane-wise arithmetic under the forwarded contract.
+    unsafe {
+        let one = V::splat(1.0);
+        match activation {
+            Activation::Sigmoid => one.add(V::zero().sub(x).exp()).recip(),
+            Activation::Tanh => one.sub(V::splat(2.0).mul(x.add(x).exp().add(one).recip())),
+            _ => {
+                let mut x = [x];
+                activate_each(&mut x, activation);
+                x[0]
+            }
+        }
+    }
 }
 
 /// `N` independent vectors through `activation`, in place, one step at a time across all of

@@ -222,9 +222,22 @@ pub(crate) trait F32Vector: Copy {
     unsafe fn exp(self) -> Self {
         // SAFETY: forwarded contract.
         unsafe {
-            let mut x = [self];
-            exp_each(&mut x);
-            x[0]
+            // Constant first: x86 min/max return the second operand when one is NaN.
+            let x = Self::splat(88.376_26).min(self);
+            let x = Self::splat(-87.336_55).max(x);
+            let n = x.mul(Self::splat(core::f32::consts::LOG2_E)).round();
+            // r = x − n·ln2 in two steps (Cody–Waite) to keep r exact.
+            let r = n.mul_add(Self::splat(-0.693_359_4), x);
+            let r = n.mul_add(Self::splat(2.121_944_4e-4), r);
+            let mut p = Self::splat(1.987_569_1e-4);
+            p = p.mul_add(r, Self::splat(1.398_199_9e-3));
+            p = p.mul_add(r, Self::splat(8.333_452e-3));
+            p = p.mul_add(r, Self::splat(4.166_579_6e-2));
+            p = p.mul_add(r, Self::splat(1.666_666_5e-1));
+            p = p.mul_add(r, Self::splat(5e-1));
+            let e = p.mul_add(r.mul(r), r.add(Self::splat(1.0)));
+            // n is in −126..=127 after the clamp.
+            e.mul_pow2i(n)
         }
     }
 }

@@ -213,7 +213,8 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
     // output (`Activation::in_registers`). Channels-in-lanes tiles keep every activation:
     // their units' rows are short runs per channel (LeNet conv2: 30 floats), which the pass
     // took longer over than the tile's own epilogue (A/B, AVX2).
-    let stored_pass = !kvec && !k.act.in_registers();
+    // Not at one lane (the Cortex-M4 build, where flash is short and nothing interleaves).
+    let stored_pass = V::LANES > 1 && !kvec && !k.act.in_registers();
     let row_act = if stored_pass {
         Activation::Identity
     } else {

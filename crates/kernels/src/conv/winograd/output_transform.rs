@@ -4,7 +4,7 @@
 use super::input_transform::dot;
 use super::transforms::WinogradTile;
 use super::unroll::unroll8;
-use crate::epilogue::{activate_each, Activation};
+use crate::epilogue::{activate, activate_each, Activation};
 use crate::simd::F32Vector;
 
 /// Where a unit's output tiles go, in one output channel.
@@ -73,7 +73,14 @@ pub(crate) unsafe fn output_tiles<V: F32Vector, T: WinogradTile>(
         // One activation loop (not m² inlined copies of it), four vectors at a time
         // (interleaved chains; m² is 4, 16 or 36).
         if activation != Activation::Identity {
-            for i in (0..m * m).step_by(4) {
+            // One at a time at one lane (the Cortex-M4 build: code size, nothing to overlap).
+            let group = if V::LANES > 1 { 4 } else { 1 };
+            for i in (0..m * m).step_by(group) {
+                if group == 1 {
+                    let p = buf.add(i * l);
+                    activate::<V>(V::load(p), activation).store(p);
+                    continue;
+                }
                 let mut v = [V::zero(); 4];
                 for (j, v) in v.iter_mut().enumerate() {
                     *v = V::load(buf.add((i + j) * l));
