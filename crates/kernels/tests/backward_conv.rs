@@ -135,6 +135,28 @@ fn lenet_shapes_match_reference() {
     }
 }
 
+/// Output rows wider than backward-data's pixel block (`D = 630` gives 64 pixels): its
+/// blocks start and end inside rows, so col2im takes the segment walk instead of the
+/// row-at-a-time gather, at horizontal stride 1 and 2.
+#[test]
+fn pixel_blocks_narrower_than_a_row_match_reference() {
+    for sw in [1, 2] {
+        let d = Conv2d::builder()
+            .batch(1)
+            .channels(70, 5)
+            .input_size(4, 150)
+            .kernel_size(3, 3)
+            .stride(1, sw)
+            .padding(Padding::uniform(1))
+            .build()
+            .unwrap();
+        assert!(d.output_width() > 64);
+        for integers in [true, false] {
+            check(&d, 11, integers).unwrap();
+        }
+    }
+}
+
 #[test]
 fn bad_lengths_are_errors() {
     let d = lenet(false, 2);

@@ -26,6 +26,17 @@ pub(super) fn scratch_len(desc: &Conv2d, nr: usize) -> Option<usize> {
         .checked_add(desc.out_channels_per_group().checked_mul(nr)?)
 }
 
+/// The pixel block: [`pixel_block`] rounded down to whole output rows when it holds one, so
+/// that [`col2im`] takes its row-at-a-time form.
+fn row_block(desc: &Conv2d) -> usize {
+    let (nc, q) = (pixel_block(desc), desc.output_width());
+    if nc >= q {
+        nc - nc % q
+    } else {
+        nc
+    }
+}
+
 /// Runs the pass (lengths checked by the plan).
 pub(super) fn run(
     plan: &Conv2dBackwardPlan,
@@ -93,7 +104,7 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: DataRun<'_>) {
     let hw = d.input_height() * d.input_width();
     let pq = d.output_height() * d.output_width();
     let dd = depth(d);
-    let nc = pixel_block(d);
+    let nc = row_block(d);
     if scratch_len(d, nr).is_none_or(|need| scratch.len() < need) {
         return;
     }
@@ -157,7 +168,8 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: DataRun<'_>) {
                     }
                     jr += width;
                 }
-                col2im(d, &cols[..dd * ncb], pix0, ncb, dx);
+                // SAFETY: the dispatch contract for `V`.
+                unsafe { col2im::<V>(d, &cols[..dd * ncb], pix0, ncb, dx) };
                 pix0 += ncb;
             }
         }
@@ -166,16 +178,29 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: DataRun<'_>) {
 
 /// Adds the `D × ncb` block of `cols` (pixels `pix0..pix0+ncb` of the output plane) into the
 /// group's `C/groups` input-gradient planes `dx`: the exact inverse walk of the forward's
-/// implicit im2col (`pack_b`), row segment by row segment, padding taps dropped. The stride-1
-/// inner loop is a contiguous add the compiler vectorises at the dispatch level.
+/// implicit im2col (`pack_b`), row segment by row segment, padding taps dropped.
+///
+/// Rows of `cols` go in `(c, r, s)` order, and within a row output row by output row, so
+/// consecutive segments land in different input rows (a segment of tap `s + 1` overlaps,
+/// shifted by `dw`, the one of tap `s` only a whole row of segments later, when its stores
+/// have left the store buffer). At horizontal stride 1 a segment is a contiguous add, done a
+/// vector at a time ([`add_into`]) with its clipping found without a division.
+///
+/// # Safety
+/// The [`F32Vector`] contract for `V`.
 #[inline(always)]
-fn col2im(d: &Conv2d, cols: &[f32], pix0: usize, ncb: usize, dx: &mut [f32]) {
+unsafe fn col2im<V: F32Vector>(d: &Conv2d, cols: &[f32], pix0: usize, ncb: usize, dx: &mut [f32]) {
     let (h, w) = (d.input_height(), d.input_width());
     let (kh, kw) = (d.kernel_height(), d.kernel_width());
     let (sh, sw) = (d.stride_height(), d.stride_width());
     let (dh, dw) = (d.dilation_height(), d.dilation_width());
     let pad = d.padding();
     let q = d.output_width();
+    if sh == 1 && sw == 1 && pix0.is_multiple_of(q) && ncb.is_multiple_of(q) {
+        // SAFETY: forwarded contract.
+        unsafe { col2im_rows_stride1::<V>(d, cols, pix0 / q, ncb / q, dx) };
+        return;
+    }
     let mut j = 0;
     for c in 0..d.in_channels_per_group() {
         let plane = &mut dx[c * h * w..][..h * w];
@@ -194,8 +219,22 @@ fn col2im(d: &Conv2d, cols: &[f32], pix0: usize, ncb: usize, dx: &mut [f32]) {
                     let Some(y) = (pp * sh + r * dh).checked_sub(pad.top).filter(|&y| y < h) else {
                         continue;
                     };
+                    let row = &mut plane[y * w..][..w];
                     // Output column q0 + t reads input column q0·sw + s·dw − left + t·sw.
                     let off = (q0 * sw + s * dw) as isize - pad.left as isize;
+                    if sw == 1 {
+                        // Columns t in lo..hi land inside the row: off + t in 0..w.
+                        let lo = off.min(0).unsigned_abs().min(seg);
+                        let hi = (w as isize - off).clamp(0, seg as isize) as usize;
+                        if lo < hi {
+                            let start = (off + lo as isize) as usize;
+                            // SAFETY: `start + (hi − lo) <= w` and `hi <= seg` by the clamps.
+                            unsafe {
+                                add_into::<V>(&mut row[start..start + (hi - lo)], &src[lo..hi])
+                            };
+                        }
+                        continue;
+                    }
                     let lo = if off >= 0 {
                         0
                     } else {
@@ -212,18 +251,129 @@ fn col2im(d: &Conv2d, cols: &[f32], pix0: usize, ncb: usize, dx: &mut [f32]) {
                         continue;
                     }
                     let start = (off + (lo * sw) as isize) as usize;
-                    let row = &mut plane[y * w..][..w];
-                    if sw == 1 {
-                        for (x, &v) in row[start..start + (hi - lo)].iter_mut().zip(&src[lo..hi]) {
-                            *x += v;
-                        }
-                    } else {
-                        for (t, &v) in src[lo..hi].iter().enumerate() {
-                            row[start + t * sw] += v;
-                        }
+                    for (t, &v) in src[lo..hi].iter().enumerate() {
+                        row[start + t * sw] += v;
                     }
                 }
             }
+        }
+    }
+}
+
+/// [`col2im`] of a block of whole output rows (`rows` from `p0`) at stride 1, as a gather:
+/// per input channel `c`, kernel column `s` and input row `y`, the segment of row `y` that tap
+/// column `s` reaches is loaded once, the kernel rows `r` whose output row `p = y + top − r·dh`
+/// lies in the block are added to it in registers (in increasing `r`), and it is stored once.
+///
+/// The scatter form (each `cols` row added into its input rows) stalls: the segments of taps
+/// `s` and `s + 1` overlap shifted by `dw`, so the load of one cannot be forwarded from the
+/// other's store still in flight. Here every input element is loaded and stored once per `s`,
+/// and each tap's clipping (which columns of a segment land in the row, and where) is found
+/// once per `(c, s)`.
+///
+/// # Safety
+/// The [`F32Vector`] contract for `V`.
+#[inline(always)]
+unsafe fn col2im_rows_stride1<V: F32Vector>(
+    d: &Conv2d,
+    cols: &[f32],
+    p0: usize,
+    rows: usize,
+    dx: &mut [f32],
+) {
+    let (h, w) = (d.input_height(), d.input_width());
+    let (kh, kw) = (d.kernel_height(), d.kernel_width());
+    let (dh, dw) = (d.dilation_height(), d.dilation_width());
+    let pad = d.padding();
+    let q = d.output_width();
+    let ncb = rows * q;
+    let lanes = V::LANES;
+    for c in 0..d.in_channels_per_group() {
+        let plane = &mut dx[c * h * w..][..h * w];
+        let cols_c = &cols[c * kh * kw * ncb..][..kh * kw * ncb];
+        for s in 0..kw {
+            // Column t of a segment lands on input column t + s·dw − left.
+            let off = (s * dw) as isize - pad.left as isize;
+            let lo = off.min(0).unsigned_abs().min(q);
+            let hi = (w as isize - off).clamp(0, q as isize) as usize;
+            if lo >= hi {
+                continue;
+            }
+            let (start, len) = ((off + lo as isize) as usize, hi - lo);
+            for y in 0..h {
+                // Kernel rows r with p = y + top − r·dh in p0..p0 + rows.
+                let Some(reach) = (y + pad.top).checked_sub(p0) else {
+                    continue;
+                };
+                let r_hi = (reach / dh + 1).min(kh);
+                let r_lo = if reach >= rows {
+                    (reach - rows) / dh + 1
+                } else {
+                    0
+                };
+                if r_lo >= r_hi {
+                    continue;
+                }
+                let dst = &mut plane[y * w + start..][..len];
+                // `cols_c` index of (r_lo, s, p) at segment column lo; each next kernel row is
+                // `step` further (one tap row of `cols` on, `dh` output rows back). Every (r, p)
+                // pair used is in range (p − p0 = reach − r·dh < rows), so its segment lies in
+                // the block.
+                let first = (r_lo * kw + s) * ncb + (reach - r_lo * dh) * q + lo;
+                let step = (kw * ncb) as isize - (dh * q) as isize;
+                let n_r = r_hi - r_lo;
+                let (dp, cp) = (dst.as_mut_ptr(), cols_c.as_ptr().wrapping_add(first));
+                let mut t = 0;
+                // SAFETY: `t + LANES <= len` for the vectors and `t < len` for the scalars; the
+                // segment of kernel row r_lo + i starts at `cp + i·step`, inside `cols_c` with
+                // `len` elements (`lo + len <= q`), and only those are read (the pointer steps
+                // with wrapping arithmetic, so the one past the last row is never formed
+                // unsafely); the contract for `V`.
+                unsafe {
+                    while t + lanes <= len {
+                        let mut acc = V::load(dp.add(t));
+                        let mut src = cp.wrapping_add(t);
+                        for _ in 0..n_r {
+                            acc = acc.add(V::load(src));
+                            src = src.wrapping_offset(step);
+                        }
+                        acc.store(dp.add(t));
+                        t += lanes;
+                    }
+                    while t < len {
+                        let mut acc = *dp.add(t);
+                        let mut src = cp.wrapping_add(t);
+                        for _ in 0..n_r {
+                            acc += *src;
+                            src = src.wrapping_offset(step);
+                        }
+                        *dp.add(t) = acc;
+                        t += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst += src` (equal lengths), whole vectors then scalars.
+///
+/// # Safety
+/// The [`F32Vector`] contract for `V`.
+#[inline(always)]
+unsafe fn add_into<V: F32Vector>(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len().min(src.len());
+    let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+    let mut t = 0;
+    // SAFETY: every access is below `n`, inside both slices; the contract for `V`.
+    unsafe {
+        while t + V::LANES <= n {
+            V::load(d.add(t)).add(V::load(s.add(t))).store(d.add(t));
+            t += V::LANES;
+        }
+        while t < n {
+            *d.add(t) += *s.add(t);
+            t += 1;
         }
     }
 }

@@ -170,23 +170,11 @@ pub(crate) unsafe fn bias_activation_run<V: F32Vector>(
         }
         if full < n {
             let tail = n - full;
-            if V::FAST_MASKED_STORE {
-                let mut x = V::load_partial(p.add(full), tail);
-                if add_bias {
-                    x = x.add(b);
-                }
-                activate::<V>(x, activation).store_partial(p.add(full), tail);
-            } else {
-                // Through a stack buffer: AVX2's masked store costs tens of cycles on AMD.
-                let mut buf = [0.0f32; 64];
-                core::ptr::copy_nonoverlapping(p.add(full), buf.as_mut_ptr(), tail);
-                let mut x = V::load(buf.as_ptr());
-                if add_bias {
-                    x = x.add(b);
-                }
-                activate::<V>(x, activation).store(buf.as_mut_ptr());
-                core::ptr::copy_nonoverlapping(buf.as_ptr(), p.add(full), tail);
+            let mut x = V::load_first(p.add(full), tail);
+            if add_bias {
+                x = x.add(b);
             }
+            activate::<V>(x, activation).store_first(p.add(full), tail);
         }
     }
 }

@@ -46,21 +46,40 @@ pub(crate) trait F32Vector: Copy {
     /// Loads `n < LANES` elements from `p`, the other lanes zero. Reads only `p[..n]`.
     #[inline(always)]
     unsafe fn load_partial(p: *const f32, n: usize) -> Self {
-        let mut buf = [0.0f32; 64];
-        // SAFETY: the caller guarantees `p[..n]` is readable and `n < LANES <= 64`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-            Self::load(buf.as_ptr())
-        }
+        // SAFETY: forwarded contract.
+        unsafe { load_via_buffer(p, n) }
     }
     /// Stores the first `n < LANES` lanes to `p`. Writes only `p[..n]`.
     #[inline(always)]
     unsafe fn store_partial(self, p: *mut f32, n: usize) {
-        let mut buf = [0.0f32; 64];
-        // SAFETY: the caller guarantees `p[..n]` is writable and `n < LANES <= 64`.
+        // SAFETY: forwarded contract.
+        unsafe { store_via_buffer(self, p, n) }
+    }
+    /// [`F32Vector::load_partial`] the cheaper way for this level: the level's masked load
+    /// where [`F32Vector::FAST_MASKED_STORE`], else through a stack buffer (AVX2's
+    /// `vmaskmovps` costs tens of cycles on AMD). For tails: a run's last partial vector.
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> Self {
+        // SAFETY: forwarded contract.
         unsafe {
-            self.store(buf.as_mut_ptr());
-            core::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+            if Self::FAST_MASKED_STORE {
+                Self::load_partial(p, n)
+            } else {
+                load_via_buffer(p, n)
+            }
+        }
+    }
+    /// [`F32Vector::store_partial`] the cheaper way for this level (see
+    /// [`F32Vector::load_first`]).
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            if Self::FAST_MASKED_STORE {
+                self.store_partial(p, n)
+            } else {
+                store_via_buffer(self, p, n)
+            }
         }
     }
     /// Lane-wise `self + b`.
@@ -303,4 +322,32 @@ unsafe fn lanewise<V: F32Vector>(a: V, b: V, f: impl Fn(f32, f32) -> f32) -> V {
     }
     // SAFETY: `LANES <= 64`.
     unsafe { V::load(x.as_ptr()) }
+}
+
+/// `V::load_partial` through a stack buffer.
+///
+/// # Safety
+/// `p[..n]` readable, `n < V::LANES`, and the [`F32Vector`] contract.
+#[inline(always)]
+unsafe fn load_via_buffer<V: F32Vector>(p: *const f32, n: usize) -> V {
+    let mut buf = [0.0f32; 64];
+    // SAFETY: `n < LANES <= 64`; `p[..n]` readable by the contract.
+    unsafe {
+        core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+        V::load(buf.as_ptr())
+    }
+}
+
+/// `v.store_partial` through a stack buffer.
+///
+/// # Safety
+/// `p[..n]` writable, `n < V::LANES`, and the [`F32Vector`] contract.
+#[inline(always)]
+unsafe fn store_via_buffer<V: F32Vector>(v: V, p: *mut f32, n: usize) {
+    let mut buf = [0.0f32; 64];
+    // SAFETY: `n < LANES <= 64`; `p[..n]` writable by the contract.
+    unsafe {
+        v.store(buf.as_mut_ptr());
+        core::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+    }
 }

@@ -6,7 +6,7 @@ use super::*;
 struct Exercise<'a> {
     a: &'a [f32; 64],
     b: &'a [f32; 64],
-    out: &'a mut [[f32; 64]; 12],
+    out: &'a mut [[f32; 64]; 14],
     partial: usize,
 }
 
@@ -33,6 +33,8 @@ impl SimdKernel for Exercise<'_> {
             V::load_partial(self.a.as_ptr(), self.partial).store(o[10].as_mut_ptr());
             V::splat(7.0).store_partial(o[11].as_mut_ptr(), self.partial);
             V::zero().store(o[11].as_mut_ptr().add(32));
+            V::load_first(self.a.as_ptr(), self.partial).store(o[12].as_mut_ptr());
+            V::splat(7.0).store_first(o[13].as_mut_ptr(), self.partial);
         }
         V::LANES
     }
@@ -44,7 +46,7 @@ fn every_method_at_every_level() {
     let b: [f32; 64] = core::array::from_fn(|i| 5.0 - i as f32 * 0.5 + 0.125);
     for level in supported_levels() {
         for partial in 0..level.lanes() {
-            let mut out = [[-1.0f32; 64]; 12];
+            let mut out = [[-1.0f32; 64]; 14];
             let lanes = dispatch(
                 level,
                 Exercise {
@@ -77,6 +79,10 @@ fn every_method_at_every_level() {
                 assert_eq!(out[10][i], want, "{level} load_partial {partial}");
                 let want = if i < partial { 7.0 } else { -1.0 };
                 assert_eq!(out[11][i], want, "{level} store_partial {partial}");
+                assert_eq!(out[13][i], want, "{level} store_first {partial}");
+                assert_eq!(out[11][32 + i], 0.0, "{level} zero");
+                let want = if i < partial { a[i] } else { 0.0 };
+                assert_eq!(out[12][i], want, "{level} load_first {partial}");
             }
             // Nothing past the vector was written.
             assert!(out[0][lanes..].iter().all(|&x| x == -1.0));

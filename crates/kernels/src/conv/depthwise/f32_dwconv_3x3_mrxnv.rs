@@ -11,7 +11,6 @@
 //! ascending order, so an output row sees its kernel rows in order), bias last — the same
 //! operations in the same order as the general tile and the reference.
 
-use crate::conv::direct::f32_conv_row_kxnv::store_first;
 use crate::epilogue::{activate, Activation};
 use crate::simd::F32Vector;
 
@@ -106,7 +105,7 @@ pub(crate) unsafe fn dwconv_3x3_tile<
                 } else if t.masked_tail {
                     v.store_partial(y.add(start), n);
                 } else {
-                    store_first(v, y.add(start), n);
+                    v.store_first(y.add(start), n);
                 }
             }
         }

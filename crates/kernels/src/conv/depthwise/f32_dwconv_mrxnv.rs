@@ -6,7 +6,6 @@
 //! unrolled; `0` reads the size at run time). Stride and dilation are in the tap offsets and
 //! row steps, which index the prepared rows of [`crate::conv::direct::prepare`].
 
-use crate::conv::direct::f32_conv_row_kxnv::store_first;
 use crate::epilogue::{activate, Activation};
 use crate::simd::F32Vector;
 
@@ -106,7 +105,7 @@ pub(crate) unsafe fn dwconv_tile<
                 if n >= V::LANES {
                     v.store(y.add(start));
                 } else {
-                    store_first(v, y.add(start), n);
+                    v.store_first(y.add(start), n);
                 }
             }
         }

@@ -13,7 +13,7 @@
 //! reference's and the row tile's), bias last; so both direct layouts give the same bits.
 
 use super::f32_conv_row_kxnv::MAX_TABLE_TAPS;
-use crate::epilogue::{activate, Activation};
+use crate::epilogue::{activate, bias_activation_run, Activation};
 use crate::simd::F32Vector;
 use crate::Conv2d;
 
@@ -103,13 +103,24 @@ pub(crate) unsafe fn conv_kvec_tile<V: F32Vector, const MR: usize, const S: usiz
         // batch-256 profile); every element read below was stored first.
         let mut buf = core::mem::MaybeUninit::<[f32; MAX_MR * 64]>::uninit();
         let bp = buf.as_mut_ptr().cast::<f32>();
+        // Above one lane the activation runs over the stored tile, a few vectors at a time
+        // (interleaved chains; in the accumulators' registers it would crowd the FMA loop);
+        // at one lane (the Cortex-M4 build: code size) one vector at a time before the store.
+        let in_loop = if V::LANES == 1 {
+            t.act
+        } else {
+            Activation::Identity
+        };
         for (m, a) in acc.iter().enumerate() {
             let mut v = *a;
             if let Some(b) = b {
                 v = v.add(b);
             }
             // m·LANES + LANES <= MAX_MR·64: MR <= MAX_MR and LANES <= 64.
-            activate::<V>(v, t.act).store(bp.add(m * lanes));
+            activate::<V>(v, in_loop).store(bp.add(m * lanes));
+        }
+        if V::LANES > 1 && t.act != Activation::Identity {
+            bias_activation_run::<V>(bp, MR * lanes, None, t.act);
         }
         for k in 0..t.k_valid {
             let y = t.y.add(k * t.y_kstride);

@@ -73,21 +73,23 @@ pub(crate) unsafe fn output_tiles<V: F32Vector, T: WinogradTile>(
         // One activation loop (not m² inlined copies of it), four vectors at a time
         // (interleaved chains; m² is 4, 16 or 36).
         if activation != Activation::Identity {
-            // One at a time at one lane (the Cortex-M4 build: code size, nothing to overlap).
-            let group = if V::LANES > 1 { 4 } else { 1 };
-            for i in (0..m * m).step_by(group) {
-                if group == 1 {
+            if V::LANES == 1 {
+                // One at a time at one lane (the Cortex-M4 build: code size, nothing to
+                // overlap).
+                for i in 0..m * m {
                     let p = buf.add(i * l);
                     activate::<V>(V::load(p), activation).store(p);
-                    continue;
                 }
-                let mut v = [V::zero(); 4];
-                for (j, v) in v.iter_mut().enumerate() {
-                    *v = V::load(buf.add((i + j) * l));
-                }
-                activate_each(&mut v, activation);
-                for (j, v) in v.iter().enumerate() {
-                    v.store(buf.add((i + j) * l));
+            } else {
+                for i in (0..m * m).step_by(4) {
+                    let mut v = [V::zero(); 4];
+                    for (j, v) in v.iter_mut().enumerate() {
+                        *v = V::load(buf.add((i + j) * l));
+                    }
+                    activate_each(&mut v, activation);
+                    for (j, v) in v.iter().enumerate() {
+                        v.store(buf.add((i + j) * l));
+                    }
                 }
             }
         }
