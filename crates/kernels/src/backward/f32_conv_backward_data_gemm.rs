@@ -9,7 +9,8 @@
 //! the flipped kernel would also multiply the zeros of its `R−1` padding: about 2× more work
 //! on LeNet's conv2) plus one add per patch element. `Wᵀ` is packed once per call; `dY` is
 //! read in place (full `nr`-pixel panels) or through a copied tail panel; the `D × nc` block
-//! of `cols` stays in L2 and is scattered by [`col2im`] right after it is computed.
+//! of `cols` stays in L2 and is added into `dX` by [`col2im`] right after it is computed
+//! (a gather per input row where the block is whole output rows at stride 1).
 
 use super::conv::Conv2dBackwardPlan;
 use super::f32_conv_backward_weights_gemm::{depth, pixel_block};
@@ -180,11 +181,14 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: DataRun<'_>) {
 /// group's `C/groups` input-gradient planes `dx`: the exact inverse walk of the forward's
 /// implicit im2col (`pack_b`), row segment by row segment, padding taps dropped.
 ///
-/// Rows of `cols` go in `(c, r, s)` order, and within a row output row by output row, so
-/// consecutive segments land in different input rows (a segment of tap `s + 1` overlaps,
-/// shifted by `dw`, the one of tap `s` only a whole row of segments later, when its stores
-/// have left the store buffer). At horizontal stride 1 a segment is a contiguous add, done a
-/// vector at a time ([`add_into`]) with its clipping found without a division.
+/// A block of whole output rows at stride 1 goes to the gather form
+/// ([`col2im_rows_stride1`]). Elsewhere rows of `cols` go in `(c, r, s)` order, and within a
+/// row output row by output row, adding each segment into its input row; at horizontal
+/// stride 1 a segment is a contiguous add, done a vector at a time ([`add_into`]) with its
+/// clipping found without a division. (That scatter reloads, shifted by `dw`, what the
+/// previous tap stored a row of segments earlier; the core runs far enough ahead that the
+/// store is often still in flight, and a partly overlapping load then waits for it: on
+/// LeNet's conv2 the scatter took 1.6× the gather's share of a training epoch.)
 ///
 /// # Safety
 /// The [`F32Vector`] contract for `V`.
