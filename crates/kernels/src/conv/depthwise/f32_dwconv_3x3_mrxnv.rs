@@ -31,9 +31,6 @@ pub(crate) struct Dw3x3Tile {
     pub y_mstride: usize,
     /// Valid output columns in this tile (`1..=NV·LANES`).
     pub q_valid: usize,
-    /// Store a last vector with fewer than `LANES` valid columns with a masked store
-    /// ([`F32Vector::store_partial`]) rather than through a stack buffer.
-    pub masked_tail: bool,
     /// The channel's bias.
     pub bias: Option<f32>,
     /// Fused activation.
@@ -102,8 +99,6 @@ pub(crate) unsafe fn dwconv_3x3_tile<
                 let n = t.q_valid - start;
                 if n >= V::LANES {
                     v.store(y.add(start));
-                } else if t.masked_tail {
-                    v.store_partial(y.add(start), n);
                 } else {
                     v.store_first(y.add(start), n);
                 }

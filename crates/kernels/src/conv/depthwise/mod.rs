@@ -230,7 +230,6 @@ unsafe fn run_units<V: F32Vector, const R: usize, const S: usize>(k: DwUnits<'_,
                         y: y_block,
                         y_mstride: q_len,
                         q_valid: 0,
-                        masked_tail: V::FAST_MASKED_STORE,
                         bias,
                         act: k.act,
                     };
