@@ -59,6 +59,23 @@ fn direct_public_shapes_and_width_boundaries() {
             .build()
             .unwrap(),
     ];
+    // Output channels in lanes reading the input rows in place (column stride 1, no column
+    // padding): rows clipped by top/bottom padding, row dilation and stride, two groups,
+    // a partial channel block; and the same with one column of padding (prepared rows).
+    for (left, right) in [(0, 0), (1, 0), (0, 1)] {
+        descs.push(
+            Conv2d::builder()
+                .channels(6, 2 * 14)
+                .groups(2)
+                .input_size(13, 9)
+                .kernel_size(5, 3)
+                .stride(2, 1)
+                .dilation(2, 2)
+                .padding(Padding::new(3, 1, left, right))
+                .build()
+                .unwrap(),
+        );
+    }
     for q in [
         1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 80,
     ] {

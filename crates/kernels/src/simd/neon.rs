@@ -18,6 +18,7 @@ pub(crate) struct Neon(float32x4_t);
 impl F32Vector for Neon {
     const LANES: usize = 4;
     const LEVEL: Level = Level::Neon;
+    const REGISTERS: usize = 32;
 
     #[inline(always)]
     unsafe fn isolate<K: SimdKernel>(kernel: K) -> K::Output {

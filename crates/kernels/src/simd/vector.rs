@@ -18,6 +18,9 @@ pub(crate) trait F32Vector: Copy {
     /// tile may end with a partial vector; elsewhere it goes through a stack buffer (or,
     /// AVX2's `vmaskmovps`, costs tens of cycles on AMD) and tiles avoid it.
     const FAST_MASKED_STORE: bool = false;
+    /// Vector registers the level has (16 on SSE2 and AVX2, 32 on AVX-512 and NEON), for
+    /// tiles that size themselves against the register file.
+    const REGISTERS: usize = 16;
 
     /// Runs `kernel` with this vector type in a function of its own, compiled for this
     /// level and never inlined into the caller.
@@ -231,6 +234,38 @@ pub(crate) trait F32Vector: Copy {
         }
         // SAFETY: `LANES <= 64`.
         unsafe { Self::load(buf.as_ptr()) }
+    }
+
+    /// Stores `rows` transposed: lane `k` of `rows[m]` to `dst[k·stride + m]`, for every
+    /// `k < k_valid` and `m < M` (`M <= 16`, `k_valid <= LANES`). Writes nothing else.
+    ///
+    /// The epilogue of tiles that hold output channels in lanes and pixels in registers
+    /// (`conv::direct::f32_conv_kvec_mx1v`). Here through a stack buffer, one element at a
+    /// time; AVX-512 transposes in registers and stores each channel's `M` pixels with one
+    /// masked store.
+    #[inline(always)]
+    unsafe fn store_transposed<const M: usize>(
+        rows: &[Self; M],
+        dst: *mut f32,
+        stride: usize,
+        k_valid: usize,
+    ) {
+        let mut buf = core::mem::MaybeUninit::<[f32; 16 * 64]>::uninit();
+        let bp = buf.as_mut_ptr().cast::<f32>();
+        // SAFETY: m·LANES + LANES <= 16·64 (M <= 16, LANES <= 64); every element read was
+        // stored just before (lane k < k_valid <= LANES of row m < M); `dst` is writable at
+        // k·stride + m by the caller's contract.
+        unsafe {
+            for (m, r) in rows.iter().enumerate() {
+                r.store(bp.add(m * Self::LANES));
+            }
+            for k in 0..k_valid {
+                let y = dst.add(k * stride);
+                for m in 0..M {
+                    *y.add(m) = *bp.add(m * Self::LANES + k);
+                }
+            }
+        }
     }
 
     /// Lane-wise `e^x` for the activation epilogues (Cephes' `expf`: `x = n·ln2 + r`, a

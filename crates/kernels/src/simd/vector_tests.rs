@@ -364,3 +364,70 @@ fn lane_shifts_at_every_level() {
         }
     }
 }
+
+/// `store_transposed` of `M` rows (row `m` lane `k` = `src[m·64 + k]`) into a 64 × 32 grid
+/// with row stride 32, `k_valid` channels.
+struct Transposed<'a, const M: usize> {
+    src: &'a [f32; 16 * 64],
+    dst: &'a mut [f32; 64 * 32],
+    k_valid: usize,
+}
+
+impl<const M: usize> SimdKernel for Transposed<'_, M> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: row m < M <= 16 reads src[m·64 ..][..LANES], LANES <= 64; the stores reach
+        // dst[k·32 + m] with k < k_valid <= LANES <= 64 and m < M <= 16 < 32.
+        unsafe {
+            let rows: [V; M] = core::array::from_fn(|m| V::load(self.src.as_ptr().add(m * 64)));
+            V::store_transposed(&rows, self.dst.as_mut_ptr(), 32, self.k_valid);
+        }
+    }
+}
+
+fn check_transposed<const M: usize>(level: Level) {
+    let src: [f32; 16 * 64] = core::array::from_fn(|i| i as f32 + 0.5);
+    let lanes = level.lanes();
+    for k_valid in [1, lanes / 2, lanes.saturating_sub(1), lanes] {
+        if k_valid == 0 {
+            continue;
+        }
+        let mut dst = [-7.0f32; 64 * 32];
+        dispatch(
+            level,
+            Transposed::<M> {
+                src: &src,
+                dst: &mut dst,
+                k_valid,
+            },
+        );
+        for k in 0..64 {
+            for m in 0..32 {
+                let want = if k < k_valid && m < M {
+                    src[m * 64 + k]
+                } else {
+                    -7.0 // untouched
+                };
+                assert_eq!(
+                    dst[k * 32 + m],
+                    want,
+                    "{level} M {M} k_valid {k_valid} channel {k} pixel {m}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn store_transposed_at_every_level() {
+    for level in supported_levels() {
+        check_transposed::<1>(level);
+        check_transposed::<2>(level);
+        check_transposed::<5>(level);
+        check_transposed::<8>(level);
+        check_transposed::<10>(level);
+        check_transposed::<12>(level);
+        check_transposed::<16>(level);
+    }
+}

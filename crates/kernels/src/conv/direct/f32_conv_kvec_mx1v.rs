@@ -13,7 +13,7 @@
 //! reference's and the row tile's), bias last; so both direct layouts give the same bits.
 
 use super::f32_conv_row_kxnv::MAX_TABLE_TAPS;
-use crate::epilogue::{activate, bias_activation_run, Activation};
+use crate::epilogue::{activate, activate_each, bias_activation_run, Activation};
 use crate::simd::F32Vector;
 use crate::Conv2d;
 
@@ -98,14 +98,29 @@ pub(crate) unsafe fn conv_kvec_tile<V: F32Vector, const MR: usize, const S: usiz
                 V::load_partial(p, t.k_valid)
             }
         });
-        // Transpose through a stack buffer: lane k of pixel m goes to channel k, column m.
-        // Uninitialised: zeroing its 3 KB was a `memset` call per tile (1.4% of a LeNet
-        // batch-256 profile); every element read below was stored first.
+        if V::FAST_MASKED_STORE {
+            // AVX-512: bias and activation on the accumulators (the FMA loop is over, so
+            // its registers are free for the activation's interleaved chains), then a
+            // transpose in registers and one masked store per channel.
+            let mut out = acc;
+            if let Some(b) = b {
+                for v in out.iter_mut() {
+                    *v = v.add(b);
+                }
+            }
+            activate_each(&mut out, t.act);
+            V::store_transposed(&out, t.y, t.y_kstride, t.k_valid);
+            return;
+        }
+        // Elsewhere: transpose through a stack buffer, lane k of pixel m to channel k,
+        // column m. Uninitialised: zeroing its 3 KB was a `memset` call per tile (1.4% of a
+        // LeNet batch-256 profile); every element read below was stored first.
         let mut buf = core::mem::MaybeUninit::<[f32; MAX_MR * 64]>::uninit();
         let bp = buf.as_mut_ptr().cast::<f32>();
         // Above one lane the activation runs over the stored tile, a few vectors at a time
-        // (interleaved chains; in the accumulators' registers it would crowd the FMA loop);
-        // at one lane (the Cortex-M4 build: code size) one vector at a time before the store.
+        // (interleaved chains; with 16 registers, in the accumulators' registers they would
+        // spill); at one lane (the Cortex-M4 build: code size) one vector at a time before
+        // the store.
         let in_loop = if V::LANES == 1 {
             t.act
         } else {

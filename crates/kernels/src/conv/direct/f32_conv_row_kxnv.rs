@@ -94,11 +94,22 @@ pub(crate) unsafe fn conv_row_tile<
         // `row_column_tile` shifts only tiles of 2+ vectors, by less than a vector.
         debug_assert!(t.last_shift == 0 || (NV > 1 && t.last_shift < V::LANES));
         offs[NV - 1] -= t.last_shift;
+        // A fixed width unrolls the kernel row, and LLVM then hoists all `KB·S` weight
+        // broadcasts of the row ahead of its FMAs. Where they do not fit beside the `KB·NV`
+        // accumulators and `NV` inputs they spill and are reloaded (LeNet conv1's 6 × 2 tile
+        // at AVX-512: 30 broadcasts, a third of the loop's instructions stack traffic); the
+        // run-time loop over the tap table then keeps one tap's `KB` broadcasts live
+        // instead, if those fit. Measured (`docs/direct-depthwise.md`): LeNet conv1 at
+        // AVX-512 1.2× faster rolled, the 4 × 2 tile of resnet_3x3_s2 at AVX2 1.3×; AVX2's
+        // 6 × 2 tile, where even one tap does not fit, 1.35× slower rolled.
+        let fits_row = KB * (S + NV) + NV <= V::REGISTERS;
+        let fits_tap = KB * NV + NV + KB <= V::REGISTERS;
+        let unrolled = fits_row || !fits_tap;
         for c in 0..t.cg {
             for r in 0..t.nr {
                 let x = t.x.add(c * t.x_cstride + r * t.x_rstride);
                 let w = t.w.add(c * t.w_cstride + r * t.s_len);
-                if S != 0 {
+                if S != 0 && unrolled {
                     for s in 0..S {
                         tap::<V, KB, NV>(&mut acc, x.add(t.taps[s]), &offs, w.add(s), t.w_kstride);
                     }

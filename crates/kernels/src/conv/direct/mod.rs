@@ -173,6 +173,18 @@ impl<const S: usize> SimdKernel for UnitsOfWidth<'_, '_, S> {
     }
 }
 
+/// [`row_tiles`] for one channel block size `KB`, as a kernel of its own.
+struct RowTilesOf<'a, const KB: usize, const S: usize>(&'a mut RowTile, usize);
+
+impl<const KB: usize, const S: usize> SimdKernel for RowTilesOf<'_, KB, S> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: F32Vector>(self) {
+        // SAFETY: forwarded from `row_tiles`' caller (the tile's pointers and `q_len`).
+        unsafe { row_tiles::<V, KB, S>(self.0, self.1) }
+    }
+}
+
 /// The driver: units → groups → prepare rows → output rows → channel blocks → column tiles.
 #[inline(always)]
 unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
@@ -215,6 +227,11 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
     // took longer over than the tile's own epilogue (A/B, AVX2).
     // Not at one lane (the Cortex-M4 build, where flash is short and nothing interleaves).
     let stored_pass = V::LANES > 1 && !kvec && !k.act.in_registers();
+    // Channels-in-lanes tiles read each input pixel as a scalar broadcast, `MR` consecutive
+    // columns from each tap, so without column padding at column stride 1 (every tap then
+    // stays inside its row of `W`) they read the input rows where they are: no prepared copy
+    // (LeNet conv2: the copy was 6% of the time at AVX-512).
+    let in_place = kvec && prep.sw == 1 && d.padding().left == 0 && d.padding().right == 0;
     let row_act = if stored_pass {
         Activation::Identity
     } else {
@@ -233,6 +250,9 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
         let ih1 = (last.clamp(0, h as isize) as usize).max(ih0);
         for grp in 0..d.groups() {
             for c in 0..cg {
+                if in_place {
+                    break;
+                }
                 let plane = (n * c_all + grp * cg + c) * h * w;
                 for ih in ih0..ih1 {
                     let dst = c * x_cstride + (ih - ih0) * prep.row_len;
@@ -269,11 +289,22 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                 if kvec {
                     // SAFETY: as for the row tiles below; the channel blocks' packed weights
                     // and bias values exist (k_valid channels of the group from blk·lanes).
+                    // In place, the tiles read rows ih0..ih1 of the group's Cg input planes
+                    // of image n, and columns q + s·dw <= Q − 1 + (S − 1)·dw = W − 1 (column
+                    // stride 1, no column padding).
                     unsafe {
+                        // In place: channel stride H·W, row stride W, and x_row counts
+                        // from input row ih0 of the group's first channel plane.
+                        let (x, x_cstride, row_len) = if in_place {
+                            let plane = (n * c_all + grp * cg) * h * w;
+                            (k.input.as_ptr().add(plane + ih0 * w), h * w, w)
+                        } else {
+                            (xs.as_ptr(), x_cstride, prep.row_len)
+                        };
                         let mut tile = KvecTile {
-                            x: xs.as_ptr().add(x_row * prep.row_len),
+                            x: x.add(x_row * row_len),
                             x_cstride,
-                            x_rstride: dh * prep.row_len,
+                            x_rstride: dh * row_len,
                             cg,
                             nr,
                             w: wp.as_ptr(),
@@ -342,7 +373,11 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
                             1 => row_tiles::<V, 1, S>(&mut tile, q_len),
                             2 => row_tiles::<V, 2, S>(&mut tile, q_len),
                             3 => row_tiles::<V, 3, S>(&mut tile, q_len),
-                            6 => row_tiles::<V, 6, S>(&mut tile, q_len),
+                            // In a function of its own: its 12 accumulators and six
+                            // broadcasts per tap fill AVX2's 16 registers, and sharing a
+                            // function with the other blocks' loops cost it a third of its
+                            // speed there (register allocation, A/B at `--simd avx2`).
+                            6 => V::isolate(RowTilesOf::<6, S>(&mut tile, q_len)),
                             _ => row_tiles::<V, 4, S>(&mut tile, q_len),
                         }
                     }
