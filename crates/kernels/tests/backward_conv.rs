@@ -135,6 +135,27 @@ fn lenet_shapes_match_reference() {
     }
 }
 
+/// Backward-weights' `dYᵀ` panels with one, two and three 16-channel blocks, the last partial
+/// (Kg = 6, 20, 40: panel strides 16, 32, 48 at AVX-512), over pixel blocks that end inside a
+/// 16-pixel chunk; and backward-data's col2im with input rows narrower than a vector, one
+/// vector plus a tail, and whole vectors (widths 9, 23, 32), at stride 1.
+#[test]
+fn channel_panels_and_row_tails_match_reference() {
+    for (k, w) in [(6, 9), (20, 23), (40, 32)] {
+        let d = Conv2d::builder()
+            .batch(2)
+            .channels(3, k)
+            .input_size(7, w)
+            .kernel_size(3, 3)
+            .padding(Padding::new(1, 0, 1, 2))
+            .build()
+            .unwrap();
+        for integers in [true, false] {
+            check(&d, 5, integers).unwrap();
+        }
+    }
+}
+
 /// Output rows wider than backward-data's pixel block (`D = 630` gives 64 pixels): its
 /// blocks start and end inside rows, so col2im takes the segment walk instead of the
 /// row-at-a-time gather, at horizontal stride 1 and 2.

@@ -328,7 +328,8 @@ unsafe fn col2im_rows_stride1<V: F32Vector>(
                 let n_r = r_hi - r_lo;
                 let (dp, cp) = (dst.as_mut_ptr(), cols_c.as_ptr().wrapping_add(first));
                 let mut t = 0;
-                // SAFETY: `t + LANES <= len` for the vectors and `t < len` for the scalars; the
+                // SAFETY: `t + LANES <= len` for the vectors, `t + n = len` for the masked
+                // tail (which reads and writes only its `n` lanes) and `t < len` for the scalars; the
                 // segment of kernel row r_lo + i starts at `cp + i·step`, inside `cols_c` with
                 // `len` elements (`lo + len <= q`), and only those are read (the pointer steps
                 // with wrapping arithmetic, so the one past the last row is never formed
@@ -343,6 +344,19 @@ unsafe fn col2im_rows_stride1<V: F32Vector>(
                         }
                         acc.store(dp.add(t));
                         t += lanes;
+                    }
+                    if V::FAST_MASKED_STORE && t < len {
+                        // AVX-512: the tail as masked vectors (rows narrower than 16 columns,
+                        // LeNet's, are all tail); same sums in the same order per element.
+                        let n = len - t;
+                        let mut acc = V::load_partial(dp.add(t), n);
+                        let mut src = cp.wrapping_add(t);
+                        for _ in 0..n_r {
+                            acc = acc.add(V::load_partial(src, n));
+                            src = src.wrapping_offset(step);
+                        }
+                        acc.store_partial(dp.add(t), n);
+                        t = len;
                     }
                     while t < len {
                         let mut acc = *dp.add(t);

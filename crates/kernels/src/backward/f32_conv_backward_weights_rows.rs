@@ -137,6 +137,56 @@ impl SimdKernel for RowsRun<'_> {
 ///
 /// # Safety
 /// The dispatch contract for `V`; `NV_MAX` is `Blocking::for_level(V::LEVEL).nv`.
+/// Writes channels `k0..k0 + width` of `dy` (planes of `pq`, pixels `px0..` of each) into
+/// `panel` as `dYᵀ`: pixel `i`'s channels at `panel[i·ps..]`, 16 channels × 16 pixels at a
+/// time through [`F32Vector::store_transposed`] (the element loop it replaces was a third of
+/// backward-weights at AVX-512). Channels past `width` in a 16-channel block are written as
+/// zeros (the tile reads them and never stores their results).
+///
+/// # Safety
+/// The [`F32Vector`] contract, `V::LANES == 16`, `ps` a multiple of 16 and at least `width`
+/// rounded up to 16, `panel.len()` a multiple of `ps`, and `dy` holding
+/// `(k0 + width − 1)·pq + px0 + panel.len() / ps` elements.
+#[inline(always)]
+unsafe fn transpose_panel<V: F32Vector>(
+    dy: &[f32],
+    k0: usize,
+    width: usize,
+    px0: usize,
+    pq: usize,
+    panel: &mut [f32],
+    ps: usize,
+) {
+    let block_px = panel.len() / ps;
+    let (src, dst) = (dy.as_ptr(), panel.as_mut_ptr());
+    let mut kk0 = 0;
+    while kk0 < width {
+        let m_valid = (width - kk0).min(16);
+        let mut i0 = 0;
+        while i0 < block_px {
+            let n = (block_px - i0).min(16);
+            // SAFETY: the contract for `V`.
+            let mut rows = [unsafe { V::zero() }; 16];
+            // SAFETY: channel k0 + kk0 + m < k0 + width and pixels px0 + i0 .. + n lie in `dy`
+            // (the caller's bound); the stores reach panel[(i0 + k)·ps + kk0 + m] with k < n
+            // and kk0 + m < kk0 + 16 <= ps, inside the pixel's slot.
+            unsafe {
+                for (m, r) in rows.iter_mut().enumerate().take(m_valid) {
+                    let s = src.add((k0 + kk0 + m) * pq + px0 + i0);
+                    *r = if n == 16 {
+                        V::load(s)
+                    } else {
+                        V::load_partial(s, n)
+                    };
+                }
+                V::store_transposed(&rows, dst.add(i0 * ps + kk0), ps, n);
+            }
+            i0 += 16;
+        }
+        kk0 += 16;
+    }
+}
+
 #[inline(always)]
 unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: RowsRun<'_>) {
     let RowsRun {
@@ -202,6 +252,14 @@ unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: RowsRun<'_>) {
                 for jp in 0..panels {
                     let k0 = jp * nr;
                     let panel = &mut dyt[jp * block_px * ps..][..block_px * ps];
+                    if V::FAST_MASKED_STORE && V::LANES == 16 && ps.is_multiple_of(16) {
+                        // SAFETY: the dispatch contract; `ps` is a multiple of 16 and the
+                        // rows stay inside `dy` (see `transpose_panel`).
+                        unsafe {
+                            transpose_panel::<V>(dy, k0, nr.min(kg - k0), p0 * q, pq, panel, ps)
+                        };
+                        continue;
+                    }
                     for kk in 0..nr.min(kg - k0) {
                         let src = &dy[(k0 + kk) * pq + p0 * q..][..block_px];
                         for (i, &v) in src.iter().enumerate() {
