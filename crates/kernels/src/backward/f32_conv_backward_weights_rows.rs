@@ -131,12 +131,6 @@ impl SimdKernel for RowsRun<'_> {
     }
 }
 
-/// Images → groups → blocks of output rows (pack `dYᵀ`) → input channels (pad the block's
-/// rows) → kernel rows → output rows → channel panels → tiles of kernel columns, accumulating
-/// into `dWᵀ`.
-///
-/// # Safety
-/// The dispatch contract for `V`; `NV_MAX` is `Blocking::for_level(V::LEVEL).nv`.
 /// Writes channels `k0..k0 + width` of `dy` (planes of `pq`, pixels `px0..` of each) into
 /// `panel` as `dYᵀ`: pixel `i`'s channels at `panel[i·ps..]`, 16 channels × 16 pixels at a
 /// time through [`F32Vector::store_transposed`] (the element loop it replaces was a third of
@@ -187,6 +181,12 @@ unsafe fn transpose_panel<V: F32Vector>(
     }
 }
 
+/// Images → groups → blocks of output rows (pack `dYᵀ`) → input channels (pad the block's
+/// rows) → kernel rows → output rows → channel panels → tiles of kernel columns, accumulating
+/// into `dWᵀ`.
+///
+/// # Safety
+/// The dispatch contract for `V`; `NV_MAX` is `Blocking::for_level(V::LEVEL).nv`.
 #[inline(always)]
 unsafe fn body<V: F32Vector, const NV_MAX: usize>(run: RowsRun<'_>) {
     let RowsRun {

@@ -249,10 +249,9 @@ unsafe fn run_units<V: F32Vector, const S: usize>(k: DirectUnits<'_, '_>) {
         let ih0 = first.clamp(0, h as isize) as usize;
         let ih1 = (last.clamp(0, h as isize) as usize).max(ih0);
         for grp in 0..d.groups() {
-            for c in 0..cg {
-                if in_place {
-                    break;
-                }
+            // In place there is nothing to prepare (`cg` = 0 skips the copy).
+            let cg_prepared = if in_place { 0 } else { cg };
+            for c in 0..cg_prepared {
                 let plane = (n * c_all + grp * cg + c) * h * w;
                 for ih in ih0..ih1 {
                     let dst = c * x_cstride + (ih - ih0) * prep.row_len;
