@@ -25,7 +25,7 @@ mod x86_sse2;
 
 pub use peak::{fma_peak_flops, CHAINS as FMA_PEAK_CHAINS};
 pub(crate) use prefetch::prefetch_range;
-pub(crate) use vector::{exp_each, F32Vector};
+pub(crate) use vector::{copy_transposed, exp_each, F32Vector};
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) use neon::Neon;

@@ -252,19 +252,14 @@ pub(crate) trait F32Vector: Copy {
     ) {
         let mut buf = core::mem::MaybeUninit::<[f32; 16 * 64]>::uninit();
         let bp = buf.as_mut_ptr().cast::<f32>();
-        // SAFETY: m·LANES + LANES <= 16·64 (M <= 16, LANES <= 64); every element read was
-        // stored just before (lane k < k_valid <= LANES of row m < M); `dst` is writable at
-        // k·stride + m by the caller's contract.
+        // SAFETY: m·LANES + LANES <= 16·64 (M <= 16, LANES <= 64); every element the copy
+        // reads was stored just before (lane k < k_valid <= LANES of row m < M); `dst` is
+        // writable at k·stride + m by the caller's contract.
         unsafe {
             for (m, r) in rows.iter().enumerate() {
                 r.store(bp.add(m * Self::LANES));
             }
-            for k in 0..k_valid {
-                let y = dst.add(k * stride);
-                for m in 0..M {
-                    *y.add(m) = *bp.add(m * Self::LANES + k);
-                }
-            }
+            copy_transposed(bp, Self::LANES, M, dst, stride, k_valid);
         }
     }
 
@@ -357,6 +352,33 @@ unsafe fn lanewise<V: F32Vector>(a: V, b: V, f: impl Fn(f32, f32) -> f32) -> V {
     }
     // SAFETY: `LANES <= 64`.
     unsafe { V::load(x.as_ptr()) }
+}
+
+/// `dst[k·stride + m] = buf[m·lanes + k]` for `k < k_valid`, `m < rows`: rows of `lanes`
+/// stored vectors copied out transposed, one element at a time (the fallback of
+/// [`F32Vector::store_transposed`]).
+///
+/// # Safety
+/// `buf[m·lanes + k]` initialised and readable and `dst[k·stride + m]` writable for every such
+/// `k` and `m`.
+#[inline(always)]
+pub(crate) unsafe fn copy_transposed(
+    buf: *const f32,
+    lanes: usize,
+    rows: usize,
+    dst: *mut f32,
+    stride: usize,
+    k_valid: usize,
+) {
+    for k in 0..k_valid {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let y = dst.add(k * stride);
+            for m in 0..rows {
+                *y.add(m) = *buf.add(m * lanes + k);
+            }
+        }
+    }
 }
 
 /// `V::load_partial` through a stack buffer.

@@ -14,7 +14,7 @@
 
 use super::f32_conv_row_kxnv::MAX_TABLE_TAPS;
 use crate::epilogue::{activate, activate_each, bias_activation_run, Activation};
-use crate::simd::F32Vector;
+use crate::simd::{copy_transposed, F32Vector};
 use crate::Conv2d;
 
 /// Largest `MR` (output pixels per tile).
@@ -137,13 +137,8 @@ pub(crate) unsafe fn conv_kvec_tile<V: F32Vector, const MR: usize, const S: usiz
         if V::LANES > 1 && t.act != Activation::Identity {
             bias_activation_run::<V>(bp, MR * lanes, None, t.act);
         }
-        for k in 0..t.k_valid {
-            let y = t.y.add(k * t.y_kstride);
-            for m in 0..MR {
-                // Initialised: lane k < k_valid <= LANES of pixel m's stored vector.
-                *y.add(m) = *bp.add(m * lanes + k);
-            }
-        }
+        // Initialised: lane k < k_valid <= LANES of each pixel m < MR's stored vector.
+        copy_transposed(bp, lanes, MR, t.y, t.y_kstride, t.k_valid);
     }
 }
 
